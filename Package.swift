@@ -1,0 +1,75 @@
+// swift-tools-version: 6.1
+// livetalk — a terminal voice client for the Gemini Live API, with an offline emulator.
+// Target shape: see ../shared/ARCHITECTURE.md (mirrored in README "Layout").
+import PackageDescription
+
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "livetalk",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "livetalk", targets: ["livetalk"]),
+        .executable(name: "livetalk-bench", targets: ["Benchmarks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // ── pure core (Foundation only) ──
+        .target(name: "LiveProtocol", swiftSettings: swift6),
+        .target(name: "AudioCore", swiftSettings: swift6),
+        .target(name: "LiveSession", dependencies: ["LiveProtocol"], swiftSettings: swift6),
+
+        // ── edges ──
+        .target(name: "WebSocketTransport", dependencies: [
+            "LiveProtocol", "LiveSession",
+            .product(name: "WSClient", package: "swift-websocket"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
+
+        // ── composition ──
+        .target(name: "Emulator", dependencies: [
+            "LiveProtocol", "AudioCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
+        .target(name: "App", dependencies: [
+            "LiveProtocol", "LiveSession", "AudioCore", "WebSocketTransport", "Emulator",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
+        .executableTarget(name: "livetalk", dependencies: [
+            "App", "Emulator", "LiveProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: swift6),
+        .executableTarget(name: "Benchmarks", dependencies: [
+            "App", "Emulator", "LiveProtocol", "LiveSession", "WebSocketTransport",
+        ], swiftSettings: swift6),
+        .target(name: "TestSupport", dependencies: [
+            "LiveProtocol", "LiveSession", "Emulator", "WebSocketTransport",
+        ], swiftSettings: swift6),
+
+        // ── tests ──
+        .testTarget(name: "LiveProtocolTests", dependencies: ["LiveProtocol"],
+                    resources: [.copy("Fixtures")], swiftSettings: swift6),
+        .testTarget(name: "LiveSessionTests", dependencies: ["LiveSession", "LiveProtocol"], swiftSettings: swift6),
+        .testTarget(name: "AudioCoreTests", dependencies: ["AudioCore"], swiftSettings: swift6),
+        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol"], swiftSettings: swift6),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "TestSupport", "LiveSession", "LiveProtocol", "Emulator", "WebSocketTransport", "App", "AudioCore",
+        ], swiftSettings: swift6),
+    ]
+)

@@ -1,0 +1,86 @@
+import Foundation
+import LiveProtocol
+
+/// Client input that must survive a reconnect.
+///
+/// Two parts: `unconfirmed` — messages already sent on the current connection that no
+/// resumable handle covers yet (the server may lose them with the connection) — and
+/// `offline` — messages the user produced while no connection was ready. After the next
+/// `setupComplete` both are sent again, unconfirmed first. The buffer is bounded: when it
+/// is full the oldest *audio* goes first; text and tool responses are never dropped.
+public struct InputBuffer: Sendable {
+    public struct Entry: Sendable, Hashable {
+        public var message: ClientMessage
+        /// Index of this message on its connection (`setup` is 0); nil while offline.
+        public var index: Int?
+    }
+
+    public private(set) var unconfirmed: [Entry] = []
+    public private(set) var offline: [ClientMessage] = []
+    public let capacity: Int
+    public private(set) var dropped = 0
+
+    public init(capacity: Int = 3000) { self.capacity = capacity }
+
+    public var count: Int { unconfirmed.count + offline.count }
+
+    /// Only messages whose loss would matter are remembered; activity markers are, since
+    /// audio between them is meaningless without them.
+    static func worthKeeping(_ m: ClientMessage) -> Bool {
+        switch m {
+        case .realtimeInput, .clientContent, .toolResponse, .contextUpdate: true
+        case .setup, .unknown: false
+        }
+    }
+
+    public mutating func sent(_ m: ClientMessage, index: Int) {
+        guard Self.worthKeeping(m) else { return }
+        unconfirmed.append(Entry(message: m, index: index))
+        trim()
+    }
+
+    public mutating func hold(_ m: ClientMessage) {
+        guard Self.worthKeeping(m) else { return }
+        offline.append(m)
+        trim()
+    }
+
+    /// A resumable handle arrived: everything up to `lastConsumed` (or all, if the server does
+    /// not say) is safe on the server.
+    public mutating func confirm(upTo lastConsumed: Int?) {
+        if let lastConsumed {
+            unconfirmed.removeAll { ($0.index ?? Int.max) <= lastConsumed }
+        } else {
+            unconfirmed.removeAll()
+        }
+    }
+
+    /// Everything to send after the next `setupComplete`, in order; empties the buffer.
+    public mutating func takeForReplay() -> [ClientMessage] {
+        let all = unconfirmed.map(\.message) + offline
+        unconfirmed.removeAll()
+        offline.removeAll()
+        return all
+    }
+
+    /// A fresh session: unconfirmed input belonged to the old conversation.
+    public mutating func dropUnconfirmed() { unconfirmed.removeAll() }
+
+    private mutating func trim() {
+        while count > capacity {
+            if let i = unconfirmed.firstIndex(where: { Self.isAudio($0.message) }) {
+                unconfirmed.remove(at: i)
+            } else if let i = offline.firstIndex(where: Self.isAudio) {
+                offline.remove(at: i)
+            } else {
+                return   // only precious input left: keep it all
+            }
+            dropped += 1
+        }
+    }
+
+    static func isAudio(_ m: ClientMessage) -> Bool {
+        if case .realtimeInput(let r) = m, r.audioBlob != nil { return true }
+        return false
+    }
+}

@@ -1,0 +1,472 @@
+import Foundation
+import LiveProtocol
+
+/// How to open and run a session.
+public struct SessionConfig: Sendable {
+    public var endpoint: Endpoint
+    /// The setup to send; `sessionResumption` is managed by the session (handles on by default).
+    public var setup: Setup
+    public var apiVersion: String
+    public var policy: ReconnectPolicy
+    public var goAwayMargin: Duration
+    public var maxInboundBytes: Int
+    /// Send typed text as `clientContent` (turnComplete) instead of `realtimeInput.text`.
+    public var textAsClientContent: Bool
+    public var requestResumptionHandles: Bool
+
+    public init(endpoint: Endpoint, setup: Setup, apiVersion: String = Endpoint.defaultAPIVersion,
+                policy: ReconnectPolicy = .init(), goAwayMargin: Duration = .milliseconds(750),
+                maxInboundBytes: Int = LiveCoder.defaultMaxMessageBytes, textAsClientContent: Bool = false,
+                requestResumptionHandles: Bool = true) {
+        self.endpoint = endpoint
+        self.setup = setup
+        self.apiVersion = apiVersion
+        self.policy = policy
+        self.goAwayMargin = goAwayMargin
+        self.maxInboundBytes = maxInboundBytes
+        self.textAsClientContent = textAsClientContent
+        self.requestResumptionHandles = requestResumptionHandles
+    }
+}
+
+/// Owns one conversation with the Live API across reconnects: carries out the actions of its
+/// `SessionStateMachine` over a `Transport`, runs tools, assembles transcripts, tags audio with
+/// turn ids, and holds input while reconnecting. Everything it learns goes out on `events`.
+public actor Session {
+    public nonisolated let events: AsyncStream<SessionEvent>
+    private let continuation: AsyncStream<SessionEvent>.Continuation
+
+    private let config: SessionConfig
+    private let transport: any Transport
+    private let tools: ToolRegistry
+    private var machine: SessionStateMachine
+    private var random = SystemRandomNumberGenerator()
+
+    // Connection bookkeeping (actor-isolated).
+    private var connection: (any TransportConnection)?
+    /// Bumped for every socket; events of older sockets are ignored.
+    private var generation = 0
+    private var connectInFlight = false
+    /// Index of the last message sent on this connection (`setup` is 0).
+    private var sentIndex = 0
+    private var buffer: InputBuffer
+    private var lastReportedDrops = 0
+
+    // Turns.
+    private var turn = 1
+    /// The turn whose remaining output is discarded after `interrupted`.
+    private var purgedTurn: Int?
+    private var modelSpeaking = false
+    private var transcript = TranscriptAssembler()
+    private var lastStateSent: (SessionState, Bool)?
+
+    // Tools.
+    private struct RunningCall {
+        var task: Task<Void, Never>
+        var name: String
+        var started: ContinuousClock.Instant
+    }
+    private var calls: [String: RunningCall] = [:]
+    private var cancelledCalls: Set<String> = []
+    private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+
+    public init(config: SessionConfig, transport: any Transport, tools: ToolRegistry = ToolRegistry(),
+                bufferCapacity: Int = 3000) {
+        self.config = config
+        self.transport = transport
+        self.tools = tools
+        self.buffer = InputBuffer(capacity: bufferCapacity)
+        self.machine = SessionStateMachine(policy: config.policy, goAwayMargin: config.goAwayMargin,
+                                           apiVersion: config.apiVersion, model: config.setup.model)
+        (events, continuation) = AsyncStream.makeStream(of: SessionEvent.self, bufferingPolicy: .unbounded)
+    }
+
+    // MARK: commands
+
+    public var state: SessionState { machine.state }
+    public var resumptionHandle: String? { machine.resumptionHandle }
+
+    public func connect() { perform(machine.connectRequested()) }
+
+    /// Close with 1000 and stay disconnected until `connect()`.
+    public func disconnect() { perform(machine.disconnectRequested()) }
+
+    /// A fresh session without a handle.
+    public func reset() {
+        transcript.reset()
+        perform(machine.resetRequested())
+    }
+
+    /// Close with 1000 and end the event stream once the socket is gone.
+    public func quit() async {
+        perform(machine.quitRequested())
+        if case .closed = machine.state {} else {
+            await withCheckedContinuation { closeWaiters.append($0) }
+        }
+        cancelAllCalls()
+        continuation.yield(.ended(nil))
+        continuation.finish()
+    }
+
+    /// 16 kHz PCM16 mono from the microphone.
+    public func sendAudio(_ pcm: Data) { send(.realtimeInput(.audio(pcm16k: pcm))) }
+    public func sendImage(jpeg: Data) { send(.realtimeInput(.image(jpeg: jpeg))) }
+    public func activityStart() { send(.realtimeInput(.activityStart)) }
+    public func activityEnd() { send(.realtimeInput(.activityEnd)) }
+    public func audioStreamEnd() { send(.realtimeInput(.audioStreamEnd)) }
+
+    /// A typed message: a whole user turn.
+    public func sendText(_ text: String) {
+        continuation.yield(.userText(text))
+        continuation.yield(.turn(TranscriptTurn(role: .user, text: text, turn: turn)))
+        if config.textAsClientContent {
+            send(.clientContent(ClientContent(turns: [.user(text)], turnComplete: true)))
+        } else {
+            send(.realtimeInput(.text(text)))
+        }
+    }
+
+    public func sendToolResponse(_ r: ToolResponse) { send(.toolResponse(r)) }
+
+    /// Sends now if a connection is ready, holds it while (re)connecting, drops it otherwise.
+    public func send(_ message: ClientMessage) {
+        if machine.state.isLive, let connection {
+            let data: Data
+            do { data = try LiveCoder.encode(message) } catch {
+                continuation.yield(.warning("could not encode \(message.kind): \(error)"))
+                return
+            }
+            if connection.send(data) {
+                sentIndex += 1
+                buffer.sent(message, index: sentIndex)
+                reportDrops()
+                return
+            }
+        }
+        switch machine.state {
+        case .connecting, .connected, .interrupted:
+            buffer.hold(message)
+            reportDrops()
+        case .closing where machine.closeIntent == .goAwayReconnect || machine.closeIntent == .reset:
+            buffer.hold(message)
+            reportDrops()
+        default:
+            if case .realtimeInput(let r) = message, r.audioBlob != nil { return }   // mic while offline: silence
+            continuation.yield(.warning("not connected: \(message.kind) not sent (press d to reconnect)"))
+        }
+    }
+
+    private func reportDrops() {
+        if buffer.dropped != lastReportedDrops {
+            continuation.yield(.inputDropped(count: buffer.dropped - lastReportedDrops))
+            lastReportedDrops = buffer.dropped
+        }
+    }
+
+    // MARK: actions
+
+    private func perform(_ actions: [SessionStateMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .openSocket(let attempt):
+                open(attempt: attempt)
+            case .sendSetup(let handle):
+                sendSetup(handle: handle)
+            case .flushPending:
+                let replay = buffer.takeForReplay()
+                for m in replay { send(m) }
+                if !replay.isEmpty { continuation.yield(.replayed(count: replay.count)) }
+            case .closeSocket(let code):
+                if let connection {
+                    Task { await connection.close(code: code, reason: "") }
+                } else if !connectInFlight {
+                    // Nothing open and nothing opening (e.g. waiting out a back-off): closed already.
+                    perform(machine.socketClosed(code: code, reason: "", random: nextRandom()))
+                }
+            case .reconnect(let delay, let attempt):
+                Task { [weak self] in
+                    try? await Task.sleep(for: delay)
+                    await self?.reconnectTimerFired(attempt: attempt)
+                }
+            case .purgePlayback(let t):
+                continuation.yield(.purge(turn: t))
+            case .armGoAwayDeadline(let after):
+                let gen = generation
+                Task { [weak self] in
+                    try? await Task.sleep(for: after)
+                    await self?.goAwayDeadline(generation: gen)
+                }
+            case .fail:
+                cancelAllCalls()
+            case .dropUnconfirmed:
+                buffer.dropUnconfirmed()
+                cancelAllCalls()
+                turn += 1
+                purgedTurn = nil
+                modelSpeaking = false
+            }
+        }
+        reportState()
+    }
+
+    private func reportState() {
+        let now = (machine.state, machine.resumptionHandle != nil)
+        if let last = lastStateSent, last.0 == now.0, last.1 == now.1 { return }
+        lastStateSent = now
+        continuation.yield(.state(now.0, handleHeld: now.1))
+        if case .closed = now.0 {
+            for w in closeWaiters { w.resume() }
+            closeWaiters.removeAll()
+        }
+        if now.0 == .disconnected, !closeWaiters.isEmpty {
+            for w in closeWaiters { w.resume() }
+            closeWaiters.removeAll()
+        }
+    }
+
+    private func nextRandom() -> Double { Double.random(in: 0..<1, using: &random) }
+
+    private func open(attempt: Int) {
+        generation += 1
+        let gen = generation
+        connectInFlight = true
+        let endpoint = config.endpoint
+        let transport = self.transport
+        Task { [weak self] in
+            do {
+                let c = try await transport.connect(to: endpoint)
+                await self?.opened(c, generation: gen)
+            } catch {
+                let e = (error as? TransportError) ?? .unreachable(host: endpoint.url.host ?? "?", detail: "\(error)")
+                await self?.connectFailed(e, generation: gen)
+            }
+        }
+    }
+
+    private func opened(_ c: any TransportConnection, generation gen: Int) async {
+        guard gen == generation else {
+            await c.close(code: CloseCodes.normal, reason: "")
+            return
+        }
+        connectInFlight = false
+        connection = c
+        sentIndex = 0
+        Task { [weak self] in
+            for await item in c.inbound {
+                await self?.inbound(item, generation: gen)
+            }
+        }
+        perform(machine.socketOpened())
+    }
+
+    private func connectFailed(_ error: TransportError, generation gen: Int) {
+        guard gen == generation else { return }
+        connectInFlight = false
+        perform(machine.connectFailed(failure: error.failure, retryable: error.retryable, random: nextRandom()))
+    }
+
+    private func reconnectTimerFired(attempt: Int) { perform(machine.reconnectTimerFired(attempt: attempt)) }
+
+    private func goAwayDeadline(generation gen: Int) {
+        guard gen == generation else { return }
+        perform(machine.goAwayDeadlineReached())
+    }
+
+    private func sendSetup(handle: String?) {
+        var setup = config.setup
+        if config.requestResumptionHandles || handle != nil {
+            var r = setup.sessionResumption ?? SessionResumptionConfig()
+            r.handle = handle
+            setup.sessionResumption = r
+        }
+        setup.tools = mergedTools(setup.tools)
+        guard let connection, let data = try? LiveCoder.encode(ClientMessage.setup(setup)) else { return }
+        connection.send(data)
+    }
+
+    /// The registry's functions are declared alongside whatever tools the config lists.
+    private func mergedTools(_ configured: [Tool]?) -> [Tool]? {
+        let decls = tools.declarations
+        if decls.isEmpty { return configured }
+        var out = configured ?? []
+        let existing = Set(out.flatMap { $0.functionDeclarations ?? [] }.map(\.name))
+        let missing = decls.filter { !existing.contains($0.name) }
+        if !missing.isEmpty { out.append(Tool(functionDeclarations: missing)) }
+        return out
+    }
+
+    // MARK: inbound
+
+    private func inbound(_ item: TransportInbound, generation gen: Int) {
+        guard gen == generation else { return }
+        switch item {
+        case .text(let s): decodeAndHandle(Data(s.utf8))
+        case .binary(let d): decodeAndHandle(d)
+        case .closed(let code, let reason):
+            connection = nil
+            connectInFlight = false
+            if modelSpeaking { finishOpenTurn(interrupted: true, atTurnComplete: false) }
+            perform(machine.socketClosed(code: code, reason: reason, random: nextRandom()))
+        }
+    }
+
+    private func decodeAndHandle(_ data: Data) {
+        let message: ServerMessage
+        do {
+            message = try LiveCoder.decodeServer(data, mode: .strict, maxBytes: config.maxInboundBytes)
+        } catch let e as LiveProtocolError {
+            continuation.yield(.warning("ignored a bad message from the server: \(e)"))
+            return
+        } catch {
+            continuation.yield(.warning("ignored a bad message from the server: \(error)"))
+            return
+        }
+        handle(message)
+    }
+
+    private func handle(_ message: ServerMessage) {
+        switch message.payload {
+        case .setupComplete(let s):
+            continuation.yield(.setupComplete(sessionId: s.sessionId))
+            perform(machine.setupCompleted())
+        case .serverContent(let c):
+            handle(c)
+        case .toolCall(let call):
+            startCalls(call.functionCalls)
+        case .toolCallCancellation(let c):
+            for id in c.ids { cancelCall(id) }
+        case .goAway(let g):
+            let left = g.timeLeft?.duration ?? .seconds(5)
+            continuation.yield(.goAway(timeLeft: left))
+            perform(machine.receivedGoAway(timeLeft: left))
+        case .sessionResumptionUpdate(let u):
+            if u.resumable == true, u.newHandle?.isEmpty == false {
+                buffer.confirm(upTo: u.lastConsumedClientMessageIndex.flatMap { Int($0) })
+            }
+            perform(machine.receivedResumptionUpdate(handle: u.newHandle, resumable: u.resumable == true))
+        case .voiceActivity(let v):
+            continuation.yield(.voiceActivity(v.type ?? "?"))
+        case .voiceActivityDetectionSignal(let v):
+            continuation.yield(.voiceActivity(v.vadSignalType ?? "?"))
+        case .usageOnly:
+            break
+        case .unknown(let keys):
+            continuation.yield(.warning("ignored an unknown server message (\(keys.joined(separator: ", ")))"))
+        }
+        if let u = message.usageMetadata { continuation.yield(.usage(u)) }
+    }
+
+    /// Order matters: a purge goes out before anything else in the same message.
+    private func handle(_ c: ServerContent) {
+        if c.interrupted == true {
+            purgedTurn = turn
+            perform(machine.interrupted(turn: turn))
+        }
+        if let t = c.inputTranscription?.text, !t.isEmpty || c.inputTranscription?.finished == true {
+            transcript.userFragment(t)
+            continuation.yield(.inputTranscript(t, finished: c.inputTranscription?.finished == true))
+        }
+        let live = purgedTurn != turn
+        if live, let parts = c.modelTurn?.parts {
+            for p in parts where p.thought != true {
+                if let blob = p.inlineData, blob.mimeType?.hasPrefix("audio/") ?? true {
+                    modelStarted()
+                    continuation.yield(.audio(blob.data, sampleRate: blob.sampleRate ?? 24000, turn: turn))
+                } else if let text = p.text {
+                    modelStarted()
+                    transcript.modelTextPart(text)
+                    continuation.yield(.modelText(text, turn: turn))
+                }
+            }
+        }
+        if live, let t = c.outputTranscription?.text, !t.isEmpty {
+            modelStarted()
+            transcript.modelTranscript(t)
+            continuation.yield(.outputTranscript(t, turn: turn))
+        }
+        if let g = c.groundingMetadata { continuation.yield(.grounding(g)) }
+        if c.generationComplete == true { continuation.yield(.generationComplete(turn: turn)) }
+        if c.turnComplete == true {
+            let interrupted = purgedTurn == turn
+            finishOpenTurn(interrupted: interrupted, reason: c.turnCompleteReason?.rawValue, atTurnComplete: true)
+            perform(machine.turnCompleted())
+        }
+    }
+
+    private func modelStarted() {
+        guard !modelSpeaking else { return }
+        modelSpeaking = true
+        machine.modelOutputStarted()
+        if let u = transcript.takeUser(turn: turn) { continuation.yield(.turn(u)) }
+    }
+
+    /// Ends the current turn (at `turnComplete`, or when the socket drops mid-turn).
+    private func finishOpenTurn(interrupted: Bool, reason: String? = nil, atTurnComplete: Bool) {
+        if let u = transcript.takeUser(turn: turn) { continuation.yield(.turn(u)) }
+        if let m = transcript.takeModel(turn: turn, interrupted: interrupted) { continuation.yield(.turn(m)) }
+        if atTurnComplete || modelSpeaking {
+            continuation.yield(.turnComplete(turn: turn, interrupted: interrupted, reason: reason))
+            turn += 1
+        }
+        purgedTurn = nil
+        modelSpeaking = false
+    }
+
+    // MARK: tools
+
+    private func startCalls(_ functionCalls: [FunctionCall]) {
+        machine.toolCallsStarted(functionCalls.count)
+        for call in functionCalls {
+            let id = call.id ?? "call-\(UUID().uuidString.prefix(8))"
+            let def = tools[call.name]
+            continuation.yield(.tool(.started(id: id, name: call.name, args: call.args,
+                                              nonBlocking: def?.declaration.isNonBlocking ?? false)))
+            let started = ContinuousClock.now
+            let args = call.args
+            let name = call.name
+            let task = Task { [weak self] in
+                let result: Result<JSONValue, any Error>
+                if let def {
+                    do { result = .success(try await def.run(args)) } catch { result = .failure(error) }
+                } else {
+                    result = .failure(ToolFailure("unknown function \(name)"))
+                }
+                await self?.callEnded(id: id, name: name, result: result)
+            }
+            calls[id] = RunningCall(task: task, name: name, started: started)
+        }
+    }
+
+    private func callEnded(id: String, name: String, result: Result<JSONValue, any Error>) {
+        guard let call = calls.removeValue(forKey: id), !cancelledCalls.contains(id) else { return }
+        let duration = ContinuousClock.now - call.started
+        let def = tools[name]
+        let scheduling = def?.declaration.isNonBlocking == true ? def?.scheduling : nil
+        let response: JSONValue
+        switch result {
+        case .success(let v):
+            response = v
+            continuation.yield(.tool(.finished(id: id, name: name, result: v, duration: duration)))
+        case .failure(let e):
+            let text = (e as? ToolFailure)?.message ?? "\(e)"
+            response = ["error": .string(text)]
+            continuation.yield(.tool(.failed(id: id, name: name, error: text, duration: duration)))
+        }
+        send(.toolResponse(ToolResponse(functionResponses: [
+            FunctionResponse(id: id, name: name, response: response, scheduling: scheduling),
+        ])))
+        perform(machine.toolCallsEnded(1))
+    }
+
+    private func cancelCall(_ id: String) {
+        cancelledCalls.insert(id)
+        guard let call = calls.removeValue(forKey: id) else { return }
+        call.task.cancel()
+        continuation.yield(.tool(.cancelled(id: id, name: call.name, duration: ContinuousClock.now - call.started)))
+        perform(machine.toolCallsEnded(1))
+    }
+
+    private func cancelAllCalls() {
+        for id in Array(calls.keys) { cancelCall(id) }
+    }
+}

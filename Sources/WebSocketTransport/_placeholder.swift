@@ -1,0 +1,2 @@
+import WSClient
+import NIOSSL
