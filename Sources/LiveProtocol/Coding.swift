@@ -52,7 +52,8 @@ public enum LiveCoder {
         try decode(ClientMessage.self, data, mode: mode, maxBytes: maxBytes)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ data: Data, mode: DecodingMode, maxBytes: Int) throws -> T {
+    public static func decode<T: Decodable>(_ type: T.Type, _ data: Data, mode: DecodingMode = .strict,
+                                            maxBytes: Int = defaultMaxMessageBytes) throws -> T {
         guard data.count <= maxBytes else { throw LiveProtocolError.oversize(bytes: data.count, limit: maxBytes) }
         var input = data
         if mode == .tolerant {

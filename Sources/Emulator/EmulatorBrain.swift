@@ -1,0 +1,560 @@
+import AudioCore
+import Foundation
+import LiveProtocol
+
+/// Where a brain's output goes: a WebSocket in the server, a collector in tests.
+public protocol EmulatorOutput: Sendable {
+    func send(_ data: Data, asText: Bool) async
+    func close(code: UInt16, reason: String) async
+    /// Ends the connection with no close frame (the client sees 1006).
+    func drop() async
+}
+
+/// How the client authenticated, decided from the upgrade request.
+public enum EmulatorAuth: Sendable, Hashable {
+    case ok
+    case missing
+    case wrongKey
+    case token(String)
+}
+
+/// One emulated Live session on one connection: client messages in, server messages out.
+/// Replies are generated in a task that is cancelled on barge-in; every send checks that its
+/// generation is still current, so nothing of an interrupted turn leaks out after `interrupted`.
+public actor EmulatorBrain {
+    private let options: EmulatorOptions
+    private let shared: EmulatorState
+    private let output: any EmulatorOutput
+    private let auth: EmulatorAuth
+    private let isVertex: Bool
+    private let apiVersion: String
+
+    private var setup: Setup?
+    private var session = 0
+    private var handleCounter = 0
+    private var history: [HistoryEntry] = []
+    /// Index of the last client message processed on this connection (`setup` is 0).
+    private var messageIndex = -1
+    private var closed = false
+    private var textFrameSent = false
+
+    // Generation.
+    private var generation = 0
+    private var generating = false
+    private var generationTask: Task<Void, Never>?
+    /// Inputs that arrived during a reply under NO_INTERRUPTION, or results waiting for idle.
+    private var queued: [PendingInput] = []
+
+    // Tools.
+    private struct PendingCall {
+        var name: String
+        var blocking: Bool
+        var generation: Int
+        var waiter: CheckedContinuation<JSONValue?, Never>?
+    }
+    private var pendingCalls: [String: PendingCall] = [:]
+    private var callCounter = 0
+
+    // Audio input.
+    private var vad: EnergyVAD?
+    private var activityOpen = false
+    private var utteranceSamples = 0
+    private var timers: [Task<Void, Never>] = []
+
+    enum PendingInput: Sendable {
+        case user(String)
+        case toolResult(name: String, result: JSONValue)
+    }
+
+    public init(options: EmulatorOptions, shared: EmulatorState, output: any EmulatorOutput,
+                auth: EmulatorAuth = .ok, isVertex: Bool = false, apiVersion: String = "v1beta") {
+        self.options = options
+        self.shared = shared
+        self.output = output
+        self.auth = auth
+        self.isVertex = isVertex
+        self.apiVersion = apiVersion
+    }
+
+    public var isClosed: Bool { closed }
+
+    // MARK: input
+
+    /// One whole client message (text or binary frame).
+    public func receive(_ data: Data) async {
+        guard !closed else { return }
+        await shared.count { $0.clientMessages += 1 }
+        let message: ClientMessage
+        do {
+            message = try LiveCoder.decodeClient(data, mode: .tolerant)
+        } catch {
+            await close(1007, "Request contains an invalid argument.")
+            return
+        }
+        messageIndex += 1
+        guard let setup else {
+            guard case .setup(let s) = message else {
+                await close(1007, "Request contains an invalid argument.")
+                return
+            }
+            await start(s)
+            return
+        }
+        switch message {
+        case .setup:
+            await close(1007, "Request contains an invalid argument.")
+        case .clientContent(let c):
+            let turns = c.turns ?? []
+            // The last user turn of a completed clientContent is the turn to answer; the rest is history.
+            let answerIndex = c.turnComplete == true ? turns.lastIndex(where: { $0.role != "model" }) : nil
+            for (i, t) in turns.enumerated() where i != answerIndex && !t.text.isEmpty {
+                history.append(HistoryEntry(t.role == "model" ? .model : .user, t.text))
+            }
+            if c.turnComplete == true {
+                let text = answerIndex.map { turns[$0].text } ?? ""
+                await userInput(text.isEmpty ? "(continue)" : text)
+            }
+        case .realtimeInput(let r):
+            await realtime(r, setup: setup)
+        case .toolResponse(let r):
+            await toolResponse(r)
+        case .contextUpdate(let u):
+            var s = setup
+            if let si = u.systemInstruction { s.systemInstruction = si }
+            if let t = u.tools { s.tools = t.tools }
+            self.setup = s
+        case .unknown:
+            break   // a message from a newer client: ignored, as the real service ignores unknown fields
+        }
+    }
+
+    /// The connection ended: stop generating; keep the resumption store as it is.
+    public func connectionClosed() {
+        closed = true
+        generationTask?.cancel()
+        for t in timers { t.cancel() }
+        for (_, call) in pendingCalls { call.waiter?.resume(returning: nil) }
+        pendingCalls.removeAll()
+    }
+
+    // MARK: setup
+
+    private func start(_ requested: Setup) async {
+        var s = requested
+        switch auth {
+        case .ok: break
+        case .missing:
+            await close(1008, "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.")
+            return
+        case .wrongKey:
+            await close(1008, "API key not valid. Please pass a valid API key.")
+            return
+        case .token(let name):
+            switch await shared.useToken(name, resuming: s.sessionResumption?.handle != nil) {
+            case .ok(let constraint?):
+                s.model = constraint.model.isEmpty ? s.model : constraint.model
+                if let g = constraint.generationConfig { s.generationConfig = g }
+                if let r = constraint.sessionResumption, s.sessionResumption == nil { s.sessionResumption = r }
+            case .ok(nil): break
+            case .unknown:
+                await close(1007, "API key not valid. Please pass a valid API key.")
+                return
+            case .expired:
+                await close(1007, "API key expired. Please renew the API key.")
+                return
+            case .used:
+                await close(1008, "The ephemeral token has no uses left.")
+                return
+            }
+        }
+        let id = s.model.split(separator: "/").last.map(String.init) ?? ""
+        guard id.hasPrefix("gemini") else {
+            await close(1008, "models/\(id) is not found for API version \(apiVersion), or is not supported for bidiGenerateContent. Call ListModels to see the list of available models and their supported methods.")
+            return
+        }
+        if let handle = s.sessionResumption?.handle {
+            guard let snap = await shared.snapshot(for: handle) else {
+                await close(1008, "BidiGenerateContent session not found")
+                return
+            }
+            history = snap.history
+            session = snap.session
+            await shared.count { $0.resumes += 1 }
+        } else {
+            session = await shared.newSessionNumber()
+        }
+        await shared.count { $0.setups += 1 }
+        setup = s
+        if s.automaticActivityDetection {
+            let aad = s.realtimeInputConfig?.automaticActivityDetection
+            vad = EnergyVAD(highStartSensitivity: aad?.startOfSpeechSensitivity != .low,
+                            highEndSensitivity: aad?.endOfSpeechSensitivity != .low,
+                            prefixPaddingMs: aad?.prefixPaddingMs, silenceDurationMs: aad?.silenceDurationMs)
+        }
+        await emit(ServerMessage(.setupComplete(SetupComplete(sessionId: isVertex ? "emu-session-\(session)" : nil))))
+        await issueHandle()
+        armLifetime()
+        await injectStartFaults()
+    }
+
+    private func armLifetime() {
+        let lifetime = options.connectionLifetime
+        let before = min(options.goAwayBefore, lifetime)
+        timers.append(Task { [weak self] in
+            try? await Task.sleep(for: lifetime - before)
+            await self?.sendGoAway(timeLeft: before)
+            try? await Task.sleep(for: before)
+            await self?.lifetimeOver()
+        })
+    }
+
+    private func sendGoAway(timeLeft: Duration) async {
+        guard !closed else { return }
+        let secs = Double(timeLeft.components.seconds) + Double(timeLeft.components.attoseconds) / 1e18
+        await emit(ServerMessage(.goAway(GoAway(timeLeft: ProtoDuration(seconds: secs)))))
+        await shared.count { $0.goAwaysSent += 1 }
+    }
+
+    private func lifetimeOver() async {
+        guard !closed else { return }
+        await shared.count { $0.lifetimeCloses += 1 }
+        await close(1008, "The operation was aborted.")
+    }
+
+    private func injectStartFaults() async {
+        let f = options.faults
+        if f.garbageFrame, await shared.fireOnce("garbageFrame") {
+            await output.send(Data("this is not JSON \u{1}\u{2}".utf8), asText: false)
+        }
+        if f.unknownMessage, await shared.fireOnce("unknownMessage") {
+            await output.send(Data(#"{"futureMessage":{"detail":"from a newer server"}}"#.utf8), asText: false)
+        }
+        if let n = f.oversizeFrameBytes, await shared.fireOnce("oversizeFrame") {
+            let text = String(repeating: "x", count: n)
+            await emit(.serverContent(ServerContent(outputTranscription: Transcription(text: text))))
+        }
+        if let after = f.dropAfter, await shared.fireOnce("dropAfter") {
+            timers.append(Task { [weak self] in
+                try? await Task.sleep(for: after)
+                await self?.dropNow()
+            })
+        }
+        if let code = f.closeCode, await shared.fireOnce("closeCode") {
+            let reason = f.closeReason
+            timers.append(Task { [weak self] in
+                try? await Task.sleep(for: f.closeAfter)
+                await self?.close(code, reason)
+            })
+        }
+    }
+
+    private func dropNow() async {
+        guard !closed else { return }
+        closed = true
+        generationTask?.cancel()
+        await output.drop()
+    }
+
+    // MARK: realtime input
+
+    private func realtime(_ r: RealtimeInput, setup: Setup) async {
+        if let text = r.text {
+            await userInput(text)
+        }
+        if r.activityStart != nil || r.activityEnd != nil {
+            guard !setup.automaticActivityDetection else {
+                await close(1007, "Request contains an invalid argument.")
+                return
+            }
+            if r.activityStart != nil {
+                activityOpen = true
+                utteranceSamples = 0
+                await bargeIn()
+            }
+            if r.activityEnd != nil, activityOpen {
+                activityOpen = false
+                await utteranceEnded(seconds: Double(utteranceSamples) / 16000)
+            }
+        }
+        if let blob = r.audioBlob {
+            let rate = blob.sampleRate ?? 16000
+            var samples = PCM.samples(blob.data)
+            if rate != 16000 { samples = Resampler.resample(samples, from: rate, to: 16000) }
+            if vad != nil {
+                let events = vad!.process(samples)
+                if vad!.inSpeech { utteranceSamples += samples.count }
+                for e in events { await vadEvent(e) }
+            } else if activityOpen {
+                utteranceSamples += samples.count
+            }
+        }
+        if r.audioStreamEnd == true, vad != nil {
+            for e in vad!.flush() { await vadEvent(e) }
+        }
+    }
+
+    private func vadEvent(_ e: EnergyVAD.Event) async {
+        switch e {
+        case .speechStarted:
+            utteranceSamples = 0
+            await bargeIn()
+        case .speechEnded(let seconds):
+            await utteranceEnded(seconds: seconds)
+        }
+    }
+
+    private func utteranceEnded(seconds: Double) async {
+        let text = String(format: "[speech %.1f s]", seconds)
+        if setup?.inputAudioTranscription != nil {
+            await emit(.serverContent(ServerContent(inputTranscription: Transcription(text: text, finished: true))))
+        }
+        await userInput(text, alreadyInterrupted: true)
+    }
+
+    // MARK: turns
+
+    private var interruptsAllowed: Bool { setup?.realtimeInputConfig?.activityHandling != .noInterruption }
+
+    /// User activity began: cut the current reply off (unless NO_INTERRUPTION).
+    private func bargeIn() async {
+        guard generating, interruptsAllowed else { return }
+        await interruptGeneration()
+    }
+
+    private func interruptGeneration() async {
+        guard generating else { return }
+        let cutGeneration = generation
+        generation += 1
+        generating = false
+        generationTask?.cancel()
+        generationTask = nil
+        await emit(.serverContent(ServerContent(interrupted: true)))
+        let cancelled = pendingCalls.filter { $0.value.generation == cutGeneration }.map(\.key).sorted()
+        if !cancelled.isEmpty {
+            for id in cancelled { pendingCalls.removeValue(forKey: id)?.waiter?.resume(returning: nil) }
+            await emit(ServerMessage(.toolCallCancellation(ToolCallCancellation(ids: cancelled))))
+            await shared.count { $0.cancellationsSent += 1 }
+        }
+        await emit(.serverContent(ServerContent(turnComplete: true)))
+        await issueHandle()
+    }
+
+    private func userInput(_ text: String, alreadyInterrupted: Bool = false) async {
+        if generating {
+            if interruptsAllowed {
+                await interruptGeneration()
+            } else {
+                queued.append(.user(text))
+                return
+            }
+        }
+        startTurn(.user(text))
+    }
+
+    private func startTurn(_ input: PendingInput) {
+        generation += 1
+        generating = true
+        let g = generation
+        generationTask = Task { [weak self] in await self?.runTurn(input, generation: g) }
+    }
+
+    private func runTurn(_ input: PendingInput, generation g: Int) async {
+        guard let setup else { return }
+        if setup.sessionResumption != nil {
+            await emit(ServerMessage(.sessionResumptionUpdate(SessionResumptionUpdate(resumable: false))), generation: g)
+        }
+        var reply: String
+        switch input {
+        case .user(let text):
+            history.append(HistoryEntry(.user, text))
+            let matches = OfflineAgent.matchTools(text, declarations: setup.functionDeclarations)
+            var results: [(String, JSONValue)] = []
+            var background: [String] = []
+            if !matches.isEmpty {
+                var calls: [FunctionCall] = []
+                var ids: [(String, FunctionDeclaration)] = []
+                for (decl, args) in matches {
+                    callCounter += 1
+                    let id = "function-call-\(session)-\(callCounter)"
+                    calls.append(FunctionCall(id: id, name: decl.name, args: args))
+                    ids.append((id, decl))
+                    pendingCalls[id] = PendingCall(name: decl.name, blocking: !decl.isNonBlocking, generation: g)
+                }
+                await emit(ServerMessage(.toolCall(ToolCall(functionCalls: calls))), generation: g)
+                let n = calls.count
+                await shared.count { $0.toolCallsSent += n }
+                for (id, decl) in ids {
+                    if decl.isNonBlocking {
+                        background.append(decl.name)
+                    } else {
+                        let result = await waitForResponse(id)
+                        guard g == generation, let result else { return }
+                        results.append((decl.name, result))
+                        history.append(HistoryEntry(.tool, OfflineAgent.toolSentence(name: decl.name, result: result)))
+                    }
+                }
+            }
+            reply = OfflineAgent.reply(to: text, history: history.dropLast(), toolResults: results,
+                                       startedInBackground: background)
+        case .toolResult(let name, let result):
+            reply = OfflineAgent.toolSentence(name: name, result: result)
+        }
+        guard g == generation else { return }
+        let replyNumber = await shared.nextReplyNumber()
+        guard await speak(reply, generation: g, replyNumber: replyNumber) else { return }
+        history.append(HistoryEntry(.model, reply))
+        await emit(.serverContent(ServerContent(generationComplete: true)), generation: g)
+        let usage = UsageMetadata(promptTokenCount: history.reduce(0) { $0 + $1.text.count / 4 },
+                                  responseTokenCount: max(1, reply.count / 4),
+                                  totalTokenCount: nil)
+        var u = usage
+        u.totalTokenCount = (u.promptTokenCount ?? 0) + (u.responseTokenCount ?? 0)
+        if isVertex {
+            u.candidatesTokenCount = u.responseTokenCount
+            u.responseTokenCount = nil
+        }
+        let asText = !textFrameSent   // one turnComplete per session goes out as a text frame, as Google may
+        textFrameSent = true
+        await emit(ServerMessage.serverContent(ServerContent(turnComplete: true), usage: u), generation: g, asText: asText)
+        guard g == generation else { return }
+        generating = false
+        generationTask = nil
+        await issueHandle()
+        await drainQueue()
+    }
+
+    private func drainQueue() async {
+        guard !generating, !queued.isEmpty else { return }
+        startTurn(queued.removeFirst())
+    }
+
+    private func waitForResponse(_ id: String) async -> JSONValue? {
+        await withCheckedContinuation { c in
+            if pendingCalls[id] != nil { pendingCalls[id]!.waiter = c } else { c.resume(returning: nil) }
+        }
+    }
+
+    /// Streams `text` as paced audio (AUDIO modality) or text parts (TEXT), with transcription.
+    /// Returns false when cut off.
+    private func speak(_ text: String, generation g: Int, replyNumber: Int) async -> Bool {
+        guard let setup else { return false }
+        let textMode = setup.generationConfig?.responseModalities?.contains(.text) == true
+            && setup.generationConfig?.responseModalities?.contains(.audio) != true
+        let words = text.split(separator: " ").map(String.init)
+        if textMode {
+            for (i, w) in words.enumerated() {
+                guard g == generation else { return false }
+                let piece = (i == 0 ? "" : " ") + w
+                await emit(.serverContent(ServerContent(modelTurn: Content(role: "model", parts: [Part(text: piece)]))),
+                           generation: g)
+                try? await Task.sleep(for: .milliseconds(15))
+            }
+            return g == generation
+        }
+        let audio = PlaceholderVoice.render(text, rate: 24000, charactersPerSecond: options.charactersPerSecond)
+        let chunk = 24000 * options.chunkMilliseconds / 1000
+        let chunks = stride(from: 0, to: audio.count, by: chunk).map { Array(audio[$0..<min($0 + chunk, audio.count)]) }
+        let wantTranscript = setup.outputAudioTranscription != nil
+        var wordIndex = 0
+        let clock = ContinuousClock()
+        let start = clock.now
+        let dropAt = options.faults.dropMidReply == replyNumber ? max(1, chunks.count / 2) : nil
+        let stallAt = options.faults.stall != nil ? max(1, chunks.count / 2) : nil
+        for (i, c) in chunks.enumerated() {
+            guard g == generation, !closed else { return false }
+            if i == dropAt, await shared.fireOnce("dropMidReply") {
+                await dropNow()
+                return false
+            }
+            if i == stallAt, let stall = options.faults.stall, await shared.fireOnce("stall") {
+                try? await Task.sleep(for: stall)
+            }
+            await emit(.serverContent(ServerContent(modelTurn: Content(parts: [
+                Part(inlineData: Blob(mimeType: Blob.pcm24kMime, data: PCM.data(c))),
+            ]))), generation: g)
+            if wantTranscript {
+                let due = Int((Double(i + 1) / Double(chunks.count) * Double(words.count)).rounded(.up))
+                if due > wordIndex {
+                    let piece = words[wordIndex..<min(due, words.count)].joined(separator: " ")
+                    await emit(.serverContent(ServerContent(outputTranscription: Transcription(
+                        text: (wordIndex == 0 ? "" : " ") + piece))), generation: g)
+                    wordIndex = min(due, words.count)
+                }
+            }
+            let next = start + .milliseconds(options.chunkMilliseconds * (i + 1))
+            try? await Task.sleep(until: next, clock: clock)
+        }
+        return g == generation
+    }
+
+    private func toolResponse(_ r: ToolResponse) async {
+        for fr in r.functionResponses {
+            guard let id = fr.id, let call = pendingCalls[id] else {
+                await shared.count { $0.lateToolResponses += 1 }
+                continue
+            }
+            let result = fr.response ?? .null
+            if call.blocking {
+                pendingCalls.removeValue(forKey: id)
+                call.waiter?.resume(returning: result)
+                continue
+            }
+            if fr.willContinue != true { pendingCalls.removeValue(forKey: id) }
+            let name = fr.name ?? call.name
+            switch fr.scheduling ?? .whenIdle {
+            case .silent:
+                history.append(HistoryEntry(.tool, OfflineAgent.toolSentence(name: name, result: result)))
+            case .interrupt:
+                if generating { await interruptGeneration() }
+                startTurn(.toolResult(name: name, result: result))
+            default:   // WHEN_IDLE
+                if generating { queued.append(.toolResult(name: name, result: result)) } else {
+                    startTurn(.toolResult(name: name, result: result))
+                }
+            }
+        }
+    }
+
+    // MARK: output
+
+    private func issueHandle() async {
+        guard let setup, setup.sessionResumption != nil, !closed else { return }
+        handleCounter += 1
+        let handle = "emu-h-\(session)-\(handleCounter)-\(UInt32.random(in: 0...UInt32.max))"
+        await shared.store(handle: handle, snapshot: .init(history: history, session: session, createdAt: Date()))
+        var u = SessionResumptionUpdate(newHandle: handle, resumable: true)
+        u.lastConsumedClientMessageIndex = String(messageIndex)
+        await emit(ServerMessage(.sessionResumptionUpdate(u)))
+    }
+
+    private func emit(_ m: ServerMessage, generation g: Int? = nil, asText: Bool = false) async {
+        guard !closed else { return }
+        if let g, g != generation { return }
+        guard let data = try? LiveCoder.encode(m) else { return }
+        await output.send(data, asText: asText)
+    }
+
+    private func close(_ code: UInt16, _ reason: String) async {
+        guard !closed else { return }
+        closed = true
+        generationTask?.cancel()
+        var r = reason
+        while r.utf8.count > 123 { r.removeLast() }
+        await output.close(code: code, reason: r)
+    }
+}
+
+/// The placeholder voice until real speech synthesis: one pitched, enveloped burst per syllable,
+/// pauses between words — clearly audible and as long as the text would take to say.
+public enum PlaceholderVoice {
+    public static func render(_ text: String, rate: Int, charactersPerSecond: Double) -> [Int16] {
+        var out: [Int16] = []
+        let pitches: [Double] = [220, 247, 262, 294, 330]
+        for (i, word) in text.split(separator: " ").enumerated() {
+            let seconds = max(0.12, Double(word.count) / charactersPerSecond)
+            out += ToneGenerator.syllable(frequency: pitches[(i + word.count) % pitches.count], seconds: seconds, rate: rate)
+            out += [Int16](repeating: 0, count: Int(Double(rate) / charactersPerSecond))
+        }
+        return out
+    }
+}

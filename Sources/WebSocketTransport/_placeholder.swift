@@ -1,2 +1,0 @@
-import WSClient
-import NIOSSL
