@@ -1,0 +1,150 @@
+import Emulator
+import Foundation
+import LiveProtocol
+import LiveSession
+
+/// Everything a client run needs, after flags, environment and config file are merged.
+public struct ClientSettings: Sendable {
+    public var model = "gemini-2.5-flash-native-audio-preview-12-2025"
+    public var voice = "Puck"
+    public var apiVersion: String?
+    public var endpoint: String?
+    public var system: String?
+    public var pushToTalk = false
+    public var textModality = false
+    public var caFile: String?
+    public var vertex = false
+    public var project: String?
+    public var location: String?
+    public var nonBlockingScheduling: FunctionResponseScheduling = .whenIdle
+
+    public init() {}
+}
+
+/// Where the key came from (never the key itself).
+public enum Credential: Sendable {
+    case apiKey(String, source: String)
+    case ephemeralToken(String, source: String)
+    case none
+}
+
+public enum SettingsError: Error, CustomStringConvertible, Sendable {
+    case message(String)
+    public var description: String {
+        switch self { case .message(let m): m }
+    }
+}
+
+public enum Settings {
+    /// The key: `GEMINI_API_KEY`, then `GOOGLE_API_KEY`, then the config file. Never argv.
+    /// A value starting with `auth_tokens/` is an ephemeral token.
+    public static func credential(environment: [String: String], file: FileConfig) -> Credential {
+        let found: (String, String)? =
+            environment["GEMINI_API_KEY"].flatMap { $0.isEmpty ? nil : ($0, "GEMINI_API_KEY") }
+            ?? environment["GOOGLE_API_KEY"].flatMap { $0.isEmpty ? nil : ($0, "GOOGLE_API_KEY") }
+            ?? file.apiKey.flatMap { $0.isEmpty ? nil : ($0, "config file") }
+        guard let (value, source) = found else { return .none }
+        return value.hasPrefix("auth_tokens/") ? .ephemeralToken(value, source: source) : .apiKey(value, source: source)
+    }
+
+    /// Reads `--system` as text, or a file when it starts with `@`.
+    public static func systemInstruction(_ value: String?) throws(SettingsError) -> String? {
+        guard let value else { return nil }
+        guard value.hasPrefix("@") else { return value }
+        let path = String(value.dropFirst())
+        guard let d = FileManager.default.contents(atPath: path), let s = String(data: d, encoding: .utf8) else {
+            throw .message("--system @\(path): cannot read the file")
+        }
+        return s.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The endpoint to use, or nil when the embedded emulator should be started.
+    public static func endpoint(settings s: ClientSettings, credential: Credential,
+                                environment: [String: String], file: FileConfig) throws(SettingsError) -> Endpoint? {
+        if let text = s.endpoint {
+            let key: String? = if case .apiKey(let k, _) = credential { k } else { nil }
+            do {
+                if case .ephemeralToken(let t, _) = credential, let url = URL(string: text) {
+                    return Endpoint.ephemeral(token: t, apiVersion: s.apiVersion ?? Endpoint.ephemeralAPIVersion, base: url)
+                }
+                return try Endpoint.custom(text, apiKey: key, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion)
+            } catch {
+                throw .message(error.description)
+            }
+        }
+        if s.vertex {
+            guard let project = s.project ?? file.vertexProject else {
+                throw .message("--vertex needs --project PROJECT (or [vertex] project in the config file)")
+            }
+            let location = s.location ?? file.vertexLocation ?? "us-central1"
+            guard let token = environment["GOOGLE_OAUTH_ACCESS_TOKEN"] ?? file.vertexAccessToken else {
+                throw .message("--vertex needs an OAuth access token in GOOGLE_OAUTH_ACCESS_TOKEN (e.g. from `gcloud auth print-access-token`) or [vertex] access_token in the config file")
+            }
+            return Endpoint.vertex(project: project, location: location, accessToken: token,
+                                   apiVersion: s.apiVersion ?? Endpoint.vertexAPIVersion)
+        }
+        switch credential {
+        case .apiKey(let k, _): return Endpoint.developer(apiKey: k, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion)
+        case .ephemeralToken(let t, _): return Endpoint.ephemeral(token: t, apiVersion: s.apiVersion ?? Endpoint.ephemeralAPIVersion)
+        case .none: return nil
+        }
+    }
+
+    /// The `setup` message for these settings; the session adds resumption and the tools.
+    public static func setup(_ s: ClientSettings, endpoint: Endpoint, system: String?) -> Setup {
+        Setup(
+            model: endpoint.modelName(s.model),
+            generationConfig: GenerationConfig(
+                responseModalities: [s.textModality ? .text : .audio],
+                speechConfig: s.textModality ? nil : SpeechConfig(voiceName: s.voice)),
+            systemInstruction: system.map { Content(role: "user", parts: [Part(text: $0)]) },
+            realtimeInputConfig: s.pushToTalk
+                ? RealtimeInputConfig(automaticActivityDetection: AutomaticActivityDetection(disabled: true))
+                : nil,
+            sessionResumption: SessionResumptionConfig(),
+            inputAudioTranscription: AudioTranscriptionConfig(),
+            outputAudioTranscription: s.textModality ? nil : AudioTranscriptionConfig())
+    }
+}
+
+/// The emulator started inside the client when no key is set.
+public final class EmbeddedEmulator: Sendable {
+    public let port: Int
+    public let server: EmulatorServer
+    private let task: Task<Void, Never>
+
+    private init(port: Int, server: EmulatorServer, task: Task<Void, Never>) {
+        self.port = port
+        self.server = server
+        self.task = task
+    }
+
+    /// Starts on 127.0.0.1 with a free port; returns once it listens.
+    public static func start(options: EmulatorOptions = EmulatorOptions()) async throws -> EmbeddedEmulator {
+        let server = EmulatorServer(options: options)
+        let (stream, cont) = AsyncStream.makeStream(of: Result<Int, any Error>.self)
+        let task = Task {
+            do {
+                try await server.run(onReady: { port in cont.yield(.success(port)) })
+            } catch {
+                cont.yield(.failure(error))
+            }
+            cont.finish()
+        }
+        for await r in stream {
+            switch r {
+            case .success(let port): return EmbeddedEmulator(port: port, server: server, task: task)
+            case .failure(let e): throw e
+            }
+        }
+        throw SettingsError.message("the embedded emulator stopped before it listened")
+    }
+
+    public var url: String { "ws://127.0.0.1:\(port)" }
+
+    public func endpoint(apiVersion: String = Endpoint.defaultAPIVersion) -> Endpoint {
+        (try? Endpoint.custom(url, apiKey: nil, apiVersion: apiVersion, kind: .emulator))!
+    }
+
+    public func stop() { task.cancel() }
+}

@@ -1,0 +1,108 @@
+// App — the runtime: configuration (flags > env > file), logging to a file, the embedded
+// emulator, line mode. Composes the core and the edges; the CLI target only parses flags.
+import Foundation
+import LiveProtocol
+import TOMLKit
+
+/// Settings read from `$XDG_CONFIG_HOME/livetalk/config.toml`. Every field is optional.
+public struct FileConfig: Sendable, Equatable {
+    public var apiKey: String?
+    public var model: String?
+    public var voice: String?
+    public var apiVersion: String?
+    public var endpoint: String?
+    public var system: String?
+    public var mode: String?
+    public var theme: String?
+    public var caFile: String?
+    public var logFile: String?
+    public var logLevel: String?
+    public var vertexProject: String?
+    public var vertexLocation: String?
+    public var vertexAccessToken: String?
+
+    public init() {}
+
+    nonisolated(unsafe) static let stringKeys: [String: WritableKeyPath<FileConfig, String?>] = [
+        "api_key": \.apiKey, "model": \.model, "voice": \.voice, "api_version": \.apiVersion,
+        "endpoint": \.endpoint, "system": \.system, "mode": \.mode, "theme": \.theme, "ca_file": \.caFile,
+        "log_file": \.logFile, "log_level": \.logLevel,
+    ]
+    nonisolated(unsafe) static let vertexKeys: [String: WritableKeyPath<FileConfig, String?>] = [
+        "project": \.vertexProject, "location": \.vertexLocation, "access_token": \.vertexAccessToken,
+    ]
+
+    /// The default location: `$XDG_CONFIG_HOME/livetalk/config.toml` (or `~/.config/…`).
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
+        return base + "/livetalk/config.toml"
+    }
+
+    /// Reads a config file; a missing file is an empty config.
+    public static func load(path: String) throws(ConfigError) -> FileConfig {
+        guard FileManager.default.fileExists(atPath: path) else { return FileConfig() }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(path: path, line: nil, message: "cannot read the file (permissions or not UTF-8)")
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws(ConfigError) -> FileConfig {
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
+            throw ConfigError(path: path, line: e.source.begin.line, message: e.description)
+        } catch {
+            throw ConfigError(path: path, line: nil, message: "\(error)")
+        }
+        var c = FileConfig()
+        for key in table.keys.sorted() {
+            let line = lineOf(key: key, in: text)
+            if let kp = stringKeys[key] {
+                guard let s = table[key]?.string else {
+                    throw ConfigError(path: path, line: line, message: "\(key) must be a string (in quotes)")
+                }
+                c[keyPath: kp] = s
+            } else if key == "vertex" {
+                guard let t = table[key]?.table else {
+                    throw ConfigError(path: path, line: line, message: "vertex must be a table: [vertex]")
+                }
+                for vk in t.keys.sorted() {
+                    let vline = lineOf(key: vk, in: text)
+                    guard let kp = vertexKeys[vk] else {
+                        throw ConfigError(path: path, line: vline,
+                                          message: "unknown key vertex.\(vk) (known: \(vertexKeys.keys.sorted().joined(separator: ", ")))")
+                    }
+                    guard let s = t[vk]?.string else {
+                        throw ConfigError(path: path, line: vline, message: "vertex.\(vk) must be a string (in quotes)")
+                    }
+                    c[keyPath: kp] = s
+                }
+            } else {
+                throw ConfigError(path: path, line: line,
+                                  message: "unknown key \(key) (known: \((stringKeys.keys.sorted() + ["[vertex]"]).joined(separator: ", ")))")
+            }
+        }
+        if let m = c.mode, m != "vad", m != "ptt" {
+            throw ConfigError(path: path, line: lineOf(key: "mode", in: text), message: "mode must be \"vad\" or \"ptt\", not \"\(m)\"")
+        }
+        return c
+    }
+
+    /// The 1-based line where `key = …` is written, for error messages.
+    static func lineOf(key: String, in text: String) -> Int? {
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix(key), t.dropFirst(key.count).trimmingCharacters(in: .whitespaces).hasPrefix("=") { return i + 1 }
+        }
+        return nil
+    }
+}
+
+/// A bad config file: names the file and, where known, the line.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var line: Int?
+    public var message: String
+    public var description: String { "\(path)\(line.map { ":\($0)" } ?? ""): \(message)" }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import LiveProtocol
+import LiveSession
+
+/// `--transcript FILE.jsonl`: one JSON object per session event (audio as byte counts, never as data).
+public final class TranscriptWriter: @unchecked Sendable {
+    private let handle: FileHandle
+    private let lock = NSLock()
+    private let started = Date()
+
+    public init(path: String) throws(SettingsError) {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+            throw .message("--transcript \(path): cannot create the file")
+        }
+        handle = h
+    }
+
+    public func write(_ event: SessionEvent) {
+        guard var object = Self.object(for: event) else { return }
+        let now = Date()
+        object["ts"] = ISO8601DateFormatter.string(from: now, timeZone: TimeZone(identifier: "UTC")!,
+                                                   formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+        object["t"] = (now.timeIntervalSince(started) * 1000).rounded() / 1000
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        lock.withLock {
+            handle.write(data)
+            handle.write(Data("\n".utf8))
+        }
+    }
+
+    public func close() { lock.withLock { try? handle.close() } }
+
+    static func object(for e: SessionEvent) -> [String: Any]? {
+        switch e {
+        case .state(let s, let held):
+            var o: [String: Any] = ["kind": "state", "state": s.name, "handle_held": held]
+            if case .connecting(let a) = s { o["attempt"] = a }
+            if case .closed(let f?) = s { o["error"] = f.headline; o["hint"] = f.hint }
+            return o
+        case .setupComplete(let id): return ["kind": "setup_complete", "session_id": id ?? NSNull()]
+        case .inputTranscript(let t, let fin): return ["kind": "input_transcript", "role": "user", "text": t, "finished": fin]
+        case .userText(let t): return ["kind": "user_text", "role": "user", "text": t]
+        case .outputTranscript(let t, let turn): return ["kind": "output_transcript", "role": "model", "text": t, "turn": turn]
+        case .modelText(let t, let turn): return ["kind": "model_text", "role": "model", "text": t, "turn": turn]
+        case .audio(let d, let rate, let turn): return ["kind": "audio", "role": "model", "bytes": d.count, "rate": rate, "turn": turn]
+        case .purge(let turn): return ["kind": "purge", "turn": turn]
+        case .generationComplete(let turn): return ["kind": "generation_complete", "turn": turn]
+        case .turnComplete(let turn, let i, let r):
+            return ["kind": "turn_complete", "turn": turn, "interrupted": i, "reason": r ?? NSNull()]
+        case .turn(let t):
+            return ["kind": "turn", "role": t.role.rawValue, "text": t.text, "turn": t.turn, "interrupted": t.interrupted]
+        case .tool(let a):
+            switch a {
+            case .started(let id, let name, let args, let nb):
+                return ["kind": "tool", "status": "started", "id": id, "name": name, "args": args?.description ?? "{}", "non_blocking": nb]
+            case .finished(let id, let name, let result, let d):
+                return ["kind": "tool", "status": "finished", "id": id, "name": name, "result": result.description, "ms": ms(d)]
+            case .failed(let id, let name, let err, let d):
+                return ["kind": "tool", "status": "failed", "id": id, "name": name, "error": err, "ms": ms(d)]
+            case .cancelled(let id, let name, let d):
+                return ["kind": "tool", "status": "cancelled", "id": id, "name": name, "ms": ms(d)]
+            }
+        case .usage(let u):
+            return ["kind": "usage", "prompt_tokens": u.promptTokenCount ?? 0, "response_tokens": u.responseTokens ?? 0,
+                    "total_tokens": u.totalTokenCount ?? 0]
+        case .goAway(let left): return ["kind": "go_away", "time_left_ms": ms(left)]
+        case .grounding(let g): return ["kind": "grounding", "queries": g.webSearchQueries ?? []]
+        case .voiceActivity(let v): return ["kind": "voice_activity", "type": v]
+        case .replayed(let n): return ["kind": "replayed", "count": n]
+        case .inputDropped(let n): return ["kind": "input_dropped", "count": n]
+        case .warning(let w): return ["kind": "warning", "text": w]
+        case .ended(let f): return ["kind": "ended", "error": f?.headline ?? NSNull()]
+        }
+    }
+
+    static func ms(_ d: Duration) -> Int {
+        Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,313 @@
+// livetalk — the executable: ArgumentParser commands and nothing else. Behaviour lives in App.
+import App
+import ArgumentParser
+import Dispatch
+import Emulator
+import Foundation
+import LiveProtocol
+import LiveSession
+import Logging
+import WebSocketTransport
+
+@main
+struct Livetalk: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "livetalk",
+        abstract: "A terminal voice assistant for the Gemini Live API (with an offline emulator).",
+        discussion: """
+            With GEMINI_API_KEY or GOOGLE_API_KEY set (or api_key in the config file) livetalk talks to \
+            Gemini; with no key it starts its embedded emulator and says so. The key is never read from \
+            the command line. A key starting with auth_tokens/ is used as an ephemeral token.
+
+            Line mode (--no-tui, and whenever stdin or stdout is not a terminal) reads lines from stdin \
+            as text turns and prints both sides of the conversation, tool activity and state changes.
+
+            Config file: $XDG_CONFIG_HOME/livetalk/config.toml (flags > environment > file).
+
+            EXIT CODES
+              0    the conversation ended normally (EOF, q, Ctrl-D)
+              1    the session failed (fatal close code, gave up reconnecting)
+              64   bad flags, config file or input file
+              69   could not start (the embedded emulator or a local resource failed)
+              130  interrupted by SIGINT/SIGTERM (after a clean close)
+            """,
+        subcommands: [Serve.self, Token.self, Info.self])
+
+    @OptionGroup var client: ClientOptions
+
+    mutating func run() async throws {
+        let code = await client.runClient()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct ClientOptions: ParsableArguments {
+    @Option(help: "ws:// or wss:// URL of the Live API, a relay or `livetalk serve`.") var endpoint: String?
+    @Option(help: "API version in the path (default v1beta; v1alpha for ephemeral tokens).") var apiVersion: String?
+    @Option(help: "Model id, e.g. gemini-2.5-flash-native-audio-preview-12-2025.") var model: String?
+    @Option(help: "Prebuilt voice name (default Puck).") var voice: String?
+    @Option(help: "System instruction: TEXT, or @FILE to read it from a file.") var system: String?
+    @Flag(help: "Turn-taking: server voice activity detection (default) or push-to-talk.") var mode: TurnMode?
+    @Flag(help: "Ask for TEXT replies instead of AUDIO.") var text = false
+    @Option(help: "Write every event as one JSON object per line to this file.") var transcript: String?
+    @Option(help: "Stream this WAV file as the microphone, in real time (resampled to 16 kHz mono).") var inputWav: String?
+    @Option(help: "Record the model's audio (24 kHz) to this WAV file.") var outputWav: String?
+    @Flag(help: "Use Vertex AI (token in GOOGLE_OAUTH_ACCESS_TOKEN).") var vertex = false
+    @Option(help: "Vertex AI project.") var project: String?
+    @Option(help: "Vertex AI location: a region, us, eu or global (default us-central1).") var location: String?
+    @Option(help: "PEM file of CA certificates to trust for wss://.") var caFile: String?
+    @Option(help: "Config file (default $XDG_CONFIG_HOME/livetalk/config.toml).") var config: String?
+    @Option(help: "Log file (default $XDG_STATE_HOME/livetalk/livetalk.log).") var logFile: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
+    @Flag(name: .customLong("no-tui"), help: "Line mode: stdin lines are text turns, output is plain lines.") var noTUI = false
+
+    enum TurnMode: String, EnumerableFlag {
+        case vad, ptt
+        static func help(for value: TurnMode) -> ArgumentHelp? {
+            value == .vad ? "Server voice activity detection." : "Push-to-talk (activityStart/activityEnd)."
+        }
+    }
+
+    func validate() throws {
+        if let l = logLevel, Logger.Level(rawValue: l) == nil {
+            throw ValidationError("--log-level \(l): use one of trace, debug, info, notice, warning, error, critical")
+        }
+        if let e = endpoint { _ = try Endpoint.custom(e, apiKey: nil) }
+        for (flag, path) in [("--input-wav", inputWav), ("--ca-file", caFile)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) {
+                throw ValidationError("\(flag) \(path): no such readable file")
+            }
+        }
+    }
+
+    /// Runs the client and returns its exit code.
+    func runClient() async -> Int32 {
+        let env = ProcessInfo.processInfo.environment
+        let file: FileConfig
+        do { file = try FileConfig.load(path: config ?? FileConfig.defaultPath(environment: env)) } catch {
+            sayErr("livetalk: \(error)")
+            return ExitStatus.usage
+        }
+        LogSetup.bootstrap(path: logFile ?? file.logFile,
+                           level: Logger.Level(rawValue: logLevel ?? file.logLevel ?? "info") ?? .info)
+        let logger = Logger(label: "livetalk")
+
+        var s = ClientSettings()
+        s.model = model ?? file.model ?? s.model
+        s.voice = voice ?? file.voice ?? s.voice
+        s.apiVersion = apiVersion ?? file.apiVersion
+        s.endpoint = endpoint ?? file.endpoint
+        s.pushToTalk = (mode?.rawValue ?? file.mode) == "ptt"
+        s.textModality = text
+        s.caFile = caFile ?? file.caFile
+        s.vertex = vertex
+        s.project = project
+        s.location = location
+
+        let credential = Settings.credential(environment: env, file: file)
+        let systemText: String?
+        var endpointValue: Endpoint?
+        do {
+            systemText = try Settings.systemInstruction(system ?? file.system)
+            endpointValue = try Settings.endpoint(settings: s, credential: credential, environment: env, file: file)
+        } catch {
+            sayErr("livetalk: \(error)")
+            return ExitStatus.usage
+        }
+        var embedded: EmbeddedEmulator?
+        if endpointValue == nil {
+            do {
+                embedded = try await EmbeddedEmulator.start()
+            } catch {
+                sayErr("livetalk: cannot start the embedded emulator: \(error)")
+                return ExitStatus.startFailed
+            }
+            endpointValue = embedded!.endpoint(apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion)
+            logger.info("no API key set: using the embedded emulator at \(embedded!.url)")
+        }
+        let ep = endpointValue!
+        logger.info("endpoint \(ep.redactedDescription) model \(s.model)")
+        let setup = Settings.setup(s, endpoint: ep, system: systemText)
+        let session = Session(
+            config: SessionConfig(endpoint: ep, setup: setup, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion),
+            transport: WebSocketTransport(caFile: s.caFile, logger: Logger(label: "livetalk.transport")),
+            tools: ToolRegistry.builtins(timerScheduling: s.nonBlockingScheduling))
+        installSignalHandlers(session: session)
+
+        var lineOptions = LineModeOptions()
+        lineOptions.transcriptPath = transcript
+        lineOptions.inputWav = inputWav
+        lineOptions.outputWav = outputWav
+        lineOptions.pushToTalk = s.pushToTalk
+        lineOptions.endpointKind = ep.kind
+        if embedded != nil {
+            sayErr("livetalk: no API key set (GEMINI_API_KEY / GOOGLE_API_KEY): talking to the embedded emulator")
+        }
+        let code = await LineMode(session: session, options: lineOptions).run(lines: standardInputLines())
+        embedded?.stop()
+        return code
+    }
+}
+
+nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
+
+/// SIGINT/SIGTERM: close the session with 1000, then exit 130.
+private func installSignalHandlers(session: Session) {
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        src.setEventHandler {
+            Task {
+                await session.quit()
+                exit(ExitStatus.interrupted)
+            }
+        }
+        src.resume()
+        signalSources.append(src)
+    }
+}
+
+func sayErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the offline Live API emulator (loopback by default).",
+        discussion: """
+            Speaks the BidiGenerateContent protocol on
+              /ws/google.ai.generativelanguage.{VERSION}.GenerativeService.BidiGenerateContent[Constrained]
+              /ws/google.cloud.aiplatform.{VERSION}.LlmBidiService/BidiGenerateContent
+            (repeated slashes are collapsed, as the official SDK sends //ws/…), and
+            POST /v1alpha/auth_tokens to mint ephemeral tokens.
+
+            REPLIES  Text turns get a streamed reply: 24 kHz PCM in ~40 ms chunks paced in real time (a \
+            placeholder voice), output transcription, text parts in TEXT modality. Audio is cut into turns \
+            by an energy VAD that honours the setup's sensitivity, prefix padding and silence duration, or \
+            by activityStart/activityEnd when automatic detection is disabled. User activity during a reply \
+            interrupts it unless activityHandling is NO_INTERRUPTION.
+
+            TOOLS  A user turn calls a declared function when its words contain the function's name, with \
+            underscores read as spaces: "please get current time" calls get_current_time. Arguments come \
+            from key=value words in the same turn (key="two words" for spaces; numbers and true/false keep \
+            their type): "start timer seconds=2". BLOCKING calls are awaited, then the reply uses the result; \
+            NON_BLOCKING calls let the reply go on, and their result is spoken per its scheduling \
+            (SILENT, WHEN_IDLE, INTERRUPT). An interruption cancels pending calls (toolCallCancellation).
+
+            MEMORY  "my name is Ada" … "what is my name" works across turns and across resumption.
+
+            KEYS  --require-key takes the key from LIVETALK_SERVE_KEY (or GEMINI_API_KEY), never argv. \
+            A missing key closes with 1008, a wrong one with 1008 "API key not valid".
+            """)
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 = any free port, printed on start).") var port = 8765
+    @Option(help: "PEM certificate for wss://.") var tlsCert: String?
+    @Option(help: "PEM private key for wss://.") var tlsKey: String?
+    @Flag(help: "Require the key in LIVETALK_SERVE_KEY (or GEMINI_API_KEY) from clients.") var requireKey = false
+    @Option(help: "Seconds a connection lives before the server closes it.") var connectionLifetime: Double = 600
+    @Option(help: "Seconds before the end of a connection to send goAway.") var goAwayBefore: Double = 60
+    @Option(help: "Fault: drop the connection (no close frame) this many ms after setupComplete.") var faultDropAfterMs: Int?
+    @Option(help: "Fault: drop the connection in the middle of the Nth reply.") var faultDropMidReply: Int?
+    @Option(help: "Fault: stall this many ms in the middle of the first reply.") var faultStallMs: Int?
+    @Flag(help: "Fault: send a frame that is not JSON after setupComplete.") var faultGarbageFrame = false
+    @Flag(help: "Fault: send an unknown top-level message after setupComplete.") var faultUnknownMessage = false
+    @Option(help: "Fault: send one message of about this many bytes after setupComplete.") var faultOversizeBytes: Int?
+    @Option(help: "Fault: close with this code after setupComplete (see --fault-close-after-ms).") var faultCloseCode: UInt16?
+    @Option(help: "Fault: delay before --fault-close-code.") var faultCloseAfterMs: Int = 0
+    @Option(help: "Log level on stderr.") var logLevel: String = "info"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port \(port): use 0–65535") }
+        guard connectionLifetime > 0, goAwayBefore >= 0, goAwayBefore <= connectionLifetime else {
+            throw ValidationError("--connection-lifetime must be > 0 and --go-away-before between 0 and it")
+        }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+    }
+
+    func run() async throws {
+        LogSetup.bootstrap(path: nil, level: Logger.Level(rawValue: logLevel) ?? .info, toStderr: true)
+        var o = EmulatorOptions()
+        o.host = host
+        o.port = port
+        o.tlsCertFile = tlsCert
+        o.tlsKeyFile = tlsKey
+        if requireKey {
+            let env = ProcessInfo.processInfo.environment
+            guard let key = env["LIVETALK_SERVE_KEY"] ?? env["GEMINI_API_KEY"], !key.isEmpty else {
+                throw ValidationError("--require-key needs the key in LIVETALK_SERVE_KEY or GEMINI_API_KEY")
+            }
+            o.requireKey = key
+        }
+        o.connectionLifetime = .milliseconds(Int(connectionLifetime * 1000))
+        o.goAwayBefore = .milliseconds(Int(goAwayBefore * 1000))
+        o.faults.dropAfter = faultDropAfterMs.map { .milliseconds($0) }
+        o.faults.dropMidReply = faultDropMidReply
+        o.faults.stall = faultStallMs.map { .milliseconds($0) }
+        o.faults.garbageFrame = faultGarbageFrame
+        o.faults.unknownMessage = faultUnknownMessage
+        o.faults.oversizeFrameBytes = faultOversizeBytes
+        o.faults.closeCode = faultCloseCode
+        o.faults.closeAfter = .milliseconds(faultCloseAfterMs)
+        let scheme = tlsCert == nil ? "ws" : "wss"
+        let options = o
+        do {
+            try await EmulatorServer(options: options).run(handleSignals: true) { port in
+                FileHandle.standardOutput.write(Data("livetalk serve: listening on \(scheme)://\(options.host):\(port)\n".utf8))
+            }
+        } catch let e as EmulatorError {
+            sayErr("livetalk serve: \(e)")
+            throw ExitCode(ExitStatus.startFailed)
+        }
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mint an ephemeral token (auth_tokens/…) with the key from the environment or config file.",
+        discussion: "Prints the token's name on stdout. Against `livetalk serve`, pass its URL with --endpoint.")
+
+    @Option(help: "Emulator or relay URL (ws://, wss://, http:// or https://); default Google.") var endpoint: String?
+    @Option(help: "How many new sessions the token may start (0 = unlimited).") var uses = 1
+    @Option(help: "Minutes until the token expires.") var expireMinutes = 30
+    @Option(help: "Minutes within which new sessions may start.") var newSessionMinutes = 1
+    @Option(help: "Config file.") var config: String?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let file = try FileConfig.load(path: config ?? FileConfig.defaultPath(environment: env))
+        guard case .apiKey(let key, _) = Settings.credential(environment: env, file: file) else {
+            throw ValidationError("minting a token needs an API key in GEMINI_API_KEY, GOOGLE_API_KEY or the config file")
+        }
+        var base = endpoint ?? "https://generativelanguage.googleapis.com"
+        base = base.replacingOccurrences(of: "wss://", with: "https://").replacingOccurrences(of: "ws://", with: "http://")
+        guard var comps = URLComponents(string: base), comps.host != nil else {
+            throw ValidationError("--endpoint \(base) is not a URL")
+        }
+        comps.path = "/v1alpha/auth_tokens"
+        let f = ISO8601DateFormatter()
+        let body: [String: Any] = [
+            "uses": uses,
+            "expireTime": f.string(from: Date() + Double(expireMinutes * 60)),
+            "newSessionExpireTime": f.string(from: Date() + Double(newSessionMinutes * 60)),
+        ]
+        let minted = try await TokenClient.mint(url: comps.url!, key: key, body: body)
+        print(minted)
+    }
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show config and log paths, and where the key would come from.")
+
+    func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        let path = FileConfig.defaultPath(environment: env)
+        print("livetalk 0.1.0")
+        print("config file: \(path)\(FileManager.default.fileExists(atPath: path) ? "" : " (absent)")")
+        print("log file:    \(LogSetup.defaultPath(environment: env))")
+        let file = (try? FileConfig.load(path: path)) ?? FileConfig()
+        switch Settings.credential(environment: env, file: file) {
+        case .apiKey(_, let source): print("key:         from \(source) (Gemini Developer API)")
+        case .ephemeralToken(_, let source): print("key:         ephemeral token from \(source)")
+        case .none: print("key:         none — livetalk will start its embedded emulator")
+        }
+    }
+}
