@@ -65,6 +65,7 @@ let package = Package(
         ], swiftSettings: swift6),
         .target(name: "TestSupport", dependencies: [
             "LiveProtocol", "LiveSession", "Emulator", "WebSocketTransport",
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
 
         // ── tests ──
