@@ -235,6 +235,8 @@ public struct SessionStateMachine: Sendable {
     // MARK: server messages
 
     public mutating func receivedResumptionUpdate(handle: String?, resumable: Bool) -> [Action] {
+        // After a reset the old socket may still deliver a handle: it belongs to the old session.
+        guard closeIntent != .reset else { return [] }
         if resumable, let handle, !handle.isEmpty { resumptionHandle = handle }
         return []
     }

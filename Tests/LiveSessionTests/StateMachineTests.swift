@@ -91,6 +91,14 @@ struct StateMachineTests {
         #expect(m.socketOpened() == [.sendSetup(resumeWith: nil)])
     }
 
+    @Test func handleArrivingAfterResetIsIgnored() {
+        var m = connectedMachine()
+        _ = m.resetRequested()
+        _ = m.receivedResumptionUpdate(handle: "late-from-old-socket", resumable: true)
+        _ = m.socketClosed(code: 1000, reason: "", random: 0)
+        #expect(m.socketOpened() == [.sendSetup(resumeWith: nil)])
+    }
+
     @Test func quitEndsClosed() {
         var m = connectedMachine()
         #expect(m.quitRequested() == [.closeSocket(code: 1000)])

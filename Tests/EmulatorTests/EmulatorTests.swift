@@ -1,0 +1,161 @@
+import Foundation
+import LiveProtocol
+import Testing
+@testable import Emulator
+
+struct RouteTests {
+    @Test(arguments: [
+        ("/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent", LiveRoute.Kind.developer, "v1beta"),
+        ("//ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContent", .developer, "v1alpha"),
+        ("/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained?access_token=auth_tokens/x",
+         .constrained, "v1alpha"),
+        ("//ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent", .vertex, "v1beta1"),
+    ])
+    func livePathsMatch(_ c: (String, LiveRoute.Kind, String)) throws {
+        let (route, _) = try #require(LiveRoute.match(c.0))
+        #expect(route.kind == c.1)
+        #expect(route.apiVersion == c.2)
+    }
+
+    @Test(arguments: ["/", "/ws", "/ws/google.ai.generativelanguage.v1beta.GenerativeService.Other", "//evil.example/ws"])
+    func otherPathsDoNotUpgrade(_ p: String) {
+        #expect(LiveRoute.match(p) == nil)
+    }
+
+    @Test func queryKeysAreRead() throws {
+        let (_, q) = try #require(LiveRoute.match("/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=K%2B1"))
+        #expect(q.first { $0.name == "key" }?.value == "K+1")
+    }
+}
+
+struct OfflineAgentTests {
+    let decls = [FunctionDeclaration(name: "get_weather"), FunctionDeclaration(name: "book_ticket", behavior: .nonBlocking),
+                 FunctionDeclaration(name: "get")]
+
+    @Test func toolsMatchByNameWithUnderscoresAsSpaces() {
+        let m = OfflineAgent.matchTools("Could you get weather city=Paris units=\"deg C\" days=3 now?", declarations: decls)
+        #expect(m.map(\.0.name) == ["get_weather", "get"])
+        #expect(m[0].1 == ["city": "Paris", "units": "deg C", "days": 3])
+        #expect(OfflineAgent.matchTools("the weather getter", declarations: decls).isEmpty)
+        #expect(OfflineAgent.matchTools("BOOK_TICKET destination=Rome.", declarations: decls).first?.1 == ["destination": "Rome"])
+    }
+
+    @Test func repliesUseHistory() {
+        let h = [HistoryEntry(.user, "my name is Ada Lovelace"), HistoryEntry(.model, "Nice to meet you, Ada Lovelace.")]
+        #expect(OfflineAgent.reply(to: "What is my name?", history: h) == "Your name is Ada Lovelace.")
+        #expect(OfflineAgent.reply(to: "what is my name", history: []) == "You have not told me your name yet.")
+        #expect(OfflineAgent.reply(to: "[speech 1.2 s]", history: []) == "I heard 1.2 s of speech.")
+        #expect(OfflineAgent.reply(to: "x", history: [], toolResults: [("f", ["error": "boom"])]) == "f failed: boom.")
+    }
+}
+
+/// Collects a brain's output in memory (the fast double; the same brain runs behind the socket in IntegrationTests).
+actor Collector: EmulatorOutput {
+    var messages: [ServerMessage] = []
+    var closes: [(UInt16, String)] = []
+    var dropped = false
+
+    func send(_ data: Data, asText: Bool) async {
+        if let m = try? LiveCoder.decodeServer(data) { messages.append(m) }
+    }
+    func close(code: UInt16, reason: String) async { closes.append((code, reason)) }
+    func drop() async { dropped = true }
+    var closeCodes: [UInt16] { closes.map(\.0) }
+}
+
+struct BrainTests {
+    func json(_ m: ClientMessage) -> Data { try! LiveCoder.encode(m) }
+
+    @Test func setupMustComeFirst() async {
+        let c = Collector()
+        let b = EmulatorBrain(options: EmulatorOptions(), shared: EmulatorState(), output: c)
+        await b.receive(json(.realtimeInput(.text("hi"))))
+        #expect(await c.closes.map(\.0) == [1007])
+        #expect(await c.closes.first?.1 == "Request contains an invalid argument.")
+    }
+
+    @Test func secondSetupAndGarbageAre1007() async {
+        for second in [json(.setup(Setup(model: "models/gemini-x"))), Data("{not json".utf8)] {
+            let c = Collector()
+            let b = EmulatorBrain(options: EmulatorOptions(), shared: EmulatorState(), output: c)
+            await b.receive(json(.setup(Setup(model: "models/gemini-x"))))
+            await b.receive(second)
+            #expect(await c.closeCodes == [1007])
+            await b.connectionClosed()
+        }
+    }
+
+    @Test func unknownHandleIs1008SessionNotFound() async {
+        let c = Collector()
+        let b = EmulatorBrain(options: EmulatorOptions(), shared: EmulatorState(), output: c)
+        await b.receive(json(.setup(Setup(model: "models/gemini-x", sessionResumption: .init(handle: "nope")))))
+        #expect(await c.closes.map(\.1) == ["BidiGenerateContent session not found"])
+        #expect(await c.closeCodes == [1008])
+    }
+
+    @Test func setupAnswersSetupCompleteThenAHandle() async throws {
+        let c = Collector()
+        let b = EmulatorBrain(options: EmulatorOptions(), shared: EmulatorState(), output: c, isVertex: true)
+        await b.receive(json(.setup(Setup(model: "projects/p/locations/l/publishers/google/models/gemini-live",
+                                          sessionResumption: .init()))))
+        let m = await c.messages
+        guard case .setupComplete(let sc) = m.first?.payload, case .sessionResumptionUpdate(let u) = m.last?.payload else {
+            Issue.record("\(m)"); return
+        }
+        #expect(sc.sessionId?.hasPrefix("emu-session-") == true)
+        #expect(u.resumable == true)
+        #expect(u.lastConsumedClientMessageIndex == "0")
+        await b.connectionClosed()
+    }
+
+    @Test func missingKeyIs1008() async {
+        let c = Collector()
+        let b = EmulatorBrain(options: EmulatorOptions(), shared: EmulatorState(), output: c, auth: .missing)
+        await b.receive(json(.setup(Setup(model: "models/gemini-x"))))
+        #expect(await c.closeCodes == [1008])
+        #expect(await c.closes.first!.1.utf8.count <= 123)
+    }
+
+    @Test func ephemeralTokensHonourUses() async {
+        let state = EmulatorState()
+        let name = await state.mint(.init(usesLeft: 1, expireTime: Date() + 60, newSessionExpireTime: Date() + 60, constraint: nil))
+        for expected in [[UInt16](), [1008]] {
+            let c = Collector()
+            let b = EmulatorBrain(options: EmulatorOptions(), shared: state, output: c, auth: .token(name))
+            await b.receive(json(.setup(Setup(model: "models/gemini-x"))))
+            #expect(await c.closeCodes == expected)
+            await b.connectionClosed()
+        }
+        let c = Collector()
+        let b = EmulatorBrain(options: EmulatorOptions(), shared: state, output: c, auth: .token("auth_tokens/unknown"))
+        await b.receive(json(.setup(Setup(model: "models/gemini-x"))))
+        #expect(await c.closeCodes == [1007])
+        let expired = await state.mint(.init(usesLeft: nil, expireTime: Date() - 1, newSessionExpireTime: Date() - 1, constraint: nil))
+        #expect({ if case .expired = $0 { true } else { false } }(await state.useToken(expired, resuming: false)))
+    }
+
+    @Test func noInterruptionLetsTheReplyFinish() async throws {
+        var o = EmulatorOptions()
+        o.charactersPerSecond = 200
+        let c = Collector()
+        let b = EmulatorBrain(options: o, shared: EmulatorState(), output: c)
+        var setup = Setup(model: "models/gemini-x", realtimeInputConfig: RealtimeInputConfig(activityHandling: .noInterruption),
+                          outputAudioTranscription: .init())
+        setup.generationConfig = GenerationConfig(responseModalities: [.audio])
+        await b.receive(json(.setup(setup)))
+        await b.receive(json(.realtimeInput(.text("hello there"))))
+        await b.receive(json(.realtimeInput(.text("my name is Ada"))))
+        // Wait (bounded) for both turns to complete.
+        for _ in 0..<400 {
+            let done = await c.messages.filter { if case .serverContent(let sc) = $0.payload { sc.turnComplete == true } else { false } }
+            if done.count == 2 { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        let contents = await c.messages.compactMap { if case .serverContent(let sc) = $0.payload { sc } else { nil } }
+        #expect(!contents.contains { $0.interrupted == true })
+        #expect(contents.filter { $0.turnComplete == true }.count == 2)
+        let said = contents.compactMap { $0.outputTranscription?.text }.joined()
+        #expect(said == "Hello! This is the livetalk emulator.Nice to meet you, Ada.")
+        await b.connectionClosed()
+    }
+}
