@@ -55,7 +55,7 @@ actor LineProgress {
         case .state(let s, _):
             live = s.isLive
             if case .closed(let f) = s {
-                failure = f
+                failure = failure ?? f
                 ended = true
             }
         case .ended: ended = true

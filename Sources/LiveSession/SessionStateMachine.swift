@@ -73,6 +73,10 @@ public struct SessionStateMachine: Sendable {
     public private(set) var modelTurnActive = false
     public private(set) var pendingToolCalls = 0
     public private(set) var attempt = 0
+    /// Whether any connection of this session reached `setupComplete`; a session that never
+    /// connected gives up sooner (a typo in --endpoint should not cost half a minute).
+    public private(set) var everConnected = false
+    public static let firstConnectAttempts = 3
     public var policy: ReconnectPolicy
     /// Safety margin before a goAway deadline at which we reconnect even mid-turn.
     public var goAwayMargin: Duration
@@ -106,7 +110,9 @@ public struct SessionStateMachine: Sendable {
 
     public mutating func quitRequested() -> [Action] {
         switch state {
-        case .disconnected, .closed:
+        case .closed:
+            return []   // keep the failure, if any: it is why we are quitting
+        case .disconnected:
             state = .closed(nil)
             return []
         default:
@@ -161,6 +167,7 @@ public struct SessionStateMachine: Sendable {
         guard case .connecting = state else { return [] }   // late setupComplete after a close: ignore
         state = .connected
         attempt = 0
+        everConnected = true
         goAwayPending = false
         modelTurnActive = false
         return [.flushPending]
@@ -215,10 +222,11 @@ public struct SessionStateMachine: Sendable {
 
     private mutating func retry(lastFailure: SessionFailure, random: Double) -> [Action] {
         attempt += 1
-        if attempt > policy.maxAttempts {
+        let limit = everConnected ? policy.maxAttempts : min(policy.maxAttempts, Self.firstConnectAttempts)
+        if attempt > limit {
             let f = SessionFailure(code: lastFailure.code,
-                                   headline: "gave up after \(policy.maxAttempts) reconnect attempts: \(lastFailure.headline)",
-                                   hint: "check the endpoint and the network, then press d (or run again)")
+                                   headline: "gave up after \(limit) reconnect attempts: \(lastFailure.headline)",
+                                   hint: "check --endpoint and the network, then reconnect")
             state = .closed(f)
             return [.fail(f)]
         }

@@ -118,7 +118,19 @@ public struct WebSocketTransport: Transport {
         if error is NIOSSLError || "\(type(of: error))".contains("SSL") || "\(error)".contains("CERTIFICATE") {
             return .tls(detail: Self.short("\(error)"))
         }
-        return .unreachable(host: host, detail: Self.short("\(error)"))
+        return .unreachable(host: host, detail: Self.reachability("\(error)"))
+    }
+
+    /// NIO's connection errors are long; say what happened in a few words.
+    static func reachability(_ text: String) -> String {
+        let t = text.lowercased()
+        if t.contains("refused") || t.contains("connection reset") { return "connection refused" }
+        if t.contains("timed out") || t.contains("timeout") { return "connection timed out" }
+        if t.contains("resolve") || t.contains("lookup") || t.contains("dns") || t.contains("name or service") {
+            return "host name not found"
+        }
+        if t.contains("unreachable") { return "network unreachable" }
+        return short(text)
     }
 
     static func short(_ s: String) -> String { s.count > 120 ? String(s.prefix(117)) + "…" : s }

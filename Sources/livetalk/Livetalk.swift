@@ -72,7 +72,9 @@ struct ClientOptions: ParsableArguments {
         if let l = logLevel, Logger.Level(rawValue: l) == nil {
             throw ValidationError("--log-level \(l): use one of trace, debug, info, notice, warning, error, critical")
         }
-        if let e = endpoint { _ = try Endpoint.custom(e, apiKey: nil) }
+        if let e = endpoint {
+            do { _ = try Endpoint.custom(e, apiKey: nil) } catch { throw ValidationError(error.description) }
+        }
         for (flag, path) in [("--input-wav", inputWav), ("--ca-file", caFile)] {
             if let path, !FileManager.default.isReadableFile(atPath: path) {
                 throw ValidationError("\(flag) \(path): no such readable file")
@@ -263,21 +265,20 @@ struct Serve: AsyncParsableCommand {
 struct Token: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Mint an ephemeral token (auth_tokens/…) with the key from the environment or config file.",
-        discussion: "Prints the token's name on stdout. Against `livetalk serve`, pass its URL with --endpoint.")
+        discussion: "Prints the token's name on stdout. Against `livetalk serve`, pass its ws:// URL with --endpoint.")
 
-    @Option(help: "Emulator or relay URL (ws://, wss://, http:// or https://); default Google.") var endpoint: String?
+    @OptionGroup var client: ClientOptions
     @Option(help: "How many new sessions the token may start (0 = unlimited).") var uses = 1
     @Option(help: "Minutes until the token expires.") var expireMinutes = 30
     @Option(help: "Minutes within which new sessions may start.") var newSessionMinutes = 1
-    @Option(help: "Config file.") var config: String?
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
-        let file = try FileConfig.load(path: config ?? FileConfig.defaultPath(environment: env))
+        let file = try FileConfig.load(path: client.config ?? FileConfig.defaultPath(environment: env))
         guard case .apiKey(let key, _) = Settings.credential(environment: env, file: file) else {
             throw ValidationError("minting a token needs an API key in GEMINI_API_KEY, GOOGLE_API_KEY or the config file")
         }
-        var base = endpoint ?? "https://generativelanguage.googleapis.com"
+        var base = client.endpoint ?? file.endpoint ?? "https://generativelanguage.googleapis.com"
         base = base.replacingOccurrences(of: "wss://", with: "https://").replacingOccurrences(of: "ws://", with: "http://")
         guard var comps = URLComponents(string: base), comps.host != nil else {
             throw ValidationError("--endpoint \(base) is not a URL")

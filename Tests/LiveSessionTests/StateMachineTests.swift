@@ -105,6 +105,10 @@ struct StateMachineTests {
         _ = m.disconnectRequested()   // quit wins
         #expect(m.socketClosed(code: 1000, reason: "", random: 0) == [])
         #expect(m.state == .closed(nil))
+        var failed = connectedMachine()
+        _ = failed.socketClosed(code: 1008, reason: "x", random: 0)
+        _ = failed.quitRequested()
+        #expect({ if case .closed(let f?) = failed.state { f.code == 1008 } else { false } }())
         var idle = SessionStateMachine()
         #expect(idle.quitRequested() == [])
         #expect(idle.state == .closed(nil))
