@@ -31,7 +31,15 @@ struct Livetalk: AsyncParsableCommand {
               69   could not start (the embedded emulator or a local resource failed)
               130  interrupted by SIGINT/SIGTERM (after a clean close)
             """,
-        subcommands: [Serve.self, Token.self, Info.self])
+        subcommands: [Talk.self, Serve.self, Token.self, Info.self],
+        defaultSubcommand: Talk.self)
+}
+
+/// `livetalk [options]` (the default) — talk to Gemini or the embedded emulator.
+struct Talk: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Talk to the model (the default command: `livetalk [options]`).",
+        discussion: Livetalk.configuration.discussion)
 
     @OptionGroup var client: ClientOptions
 
@@ -267,18 +275,19 @@ struct Token: AsyncParsableCommand {
         abstract: "Mint an ephemeral token (auth_tokens/…) with the key from the environment or config file.",
         discussion: "Prints the token's name on stdout. Against `livetalk serve`, pass its ws:// URL with --endpoint.")
 
-    @OptionGroup var client: ClientOptions
+    @Option(help: "Emulator or relay URL (ws://, wss://, http:// or https://); default Google.") var endpoint: String?
+    @Option(help: "Config file (default $XDG_CONFIG_HOME/livetalk/config.toml).") var config: String?
     @Option(help: "How many new sessions the token may start (0 = unlimited).") var uses = 1
     @Option(help: "Minutes until the token expires.") var expireMinutes = 30
     @Option(help: "Minutes within which new sessions may start.") var newSessionMinutes = 1
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
-        let file = try FileConfig.load(path: client.config ?? FileConfig.defaultPath(environment: env))
+        let file = try FileConfig.load(path: config ?? FileConfig.defaultPath(environment: env))
         guard case .apiKey(let key, _) = Settings.credential(environment: env, file: file) else {
             throw ValidationError("minting a token needs an API key in GEMINI_API_KEY, GOOGLE_API_KEY or the config file")
         }
-        var base = client.endpoint ?? file.endpoint ?? "https://generativelanguage.googleapis.com"
+        var base = endpoint ?? file.endpoint ?? "https://generativelanguage.googleapis.com"
         base = base.replacingOccurrences(of: "wss://", with: "https://").replacingOccurrences(of: "ws://", with: "http://")
         guard var comps = URLComponents(string: base), comps.host != nil else {
             throw ValidationError("--endpoint \(base) is not a URL")
