@@ -40,6 +40,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
 
+        .systemLibrary(name: "CPulseSimple", providers: [.apt(["libpulse-dev"])]),
+        .target(name: "PulseAudio", dependencies: ["CPulseSimple", "AudioCore"], swiftSettings: swift6),
+
         // ── composition ──
         .target(name: "Emulator", dependencies: [
             "LiveProtocol", "AudioCore",
@@ -52,7 +55,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         .target(name: "App", dependencies: [
-            "LiveProtocol", "LiveSession", "AudioCore", "WebSocketTransport", "Emulator",
+            "LiveProtocol", "LiveSession", "AudioCore", "WebSocketTransport", "Emulator", "PulseAudio",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
@@ -61,7 +64,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift6),
         .executableTarget(name: "Benchmarks", dependencies: [
-            "App", "Emulator", "LiveProtocol", "LiveSession", "WebSocketTransport",
+            "App", "Emulator", "LiveProtocol", "LiveSession", "WebSocketTransport", "PulseAudio", "AudioCore", "CPulseSimple",
         ], swiftSettings: swift6),
         .target(name: "TestSupport", dependencies: [
             "LiveProtocol", "LiveSession", "Emulator", "WebSocketTransport",
@@ -73,6 +76,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: swift6),
         .testTarget(name: "LiveSessionTests", dependencies: ["LiveSession", "LiveProtocol"], swiftSettings: swift6),
         .testTarget(name: "AudioCoreTests", dependencies: ["AudioCore"], swiftSettings: swift6),
+        .testTarget(name: "PulseAudioTests", dependencies: ["PulseAudio", "AudioCore", "CPulseSimple"], swiftSettings: swift6),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [
             "TestSupport", "LiveSession", "LiveProtocol", "Emulator", "WebSocketTransport", "App", "AudioCore",

@@ -1,0 +1,70 @@
+import Foundation
+
+/// 20 ms of 16 kHz mono from the microphone.
+public struct CaptureChunk: Sendable {
+    public var samples: [Int16]
+    /// When the device handed it over (for hand-off latency figures).
+    public var capturedAt: ContinuousClock.Instant
+    public init(samples: [Int16], capturedAt: ContinuousClock.Instant = .now) {
+        self.samples = samples
+        self.capturedAt = capturedAt
+    }
+}
+
+/// Counters a device reports (the UI and benchmarks show them).
+public struct AudioStats: Sendable, Hashable {
+    public var captureChunks = 0
+    public var captureDropped = 0
+    public var playbackUnderruns = 0
+    public var purges = 0
+    /// Device latency of the playback stream, microseconds (0 when unknown).
+    public var playbackLatencyMicros = 0
+    public init() {}
+}
+
+/// What the session side needs from an audio backend (PulseAudio, WAV files, null).
+/// Implementations run their own threads; every method here returns at once.
+public protocol AudioDevice: AnyObject, Sendable {
+    /// Microphone chunks, 16 kHz mono, 20 ms each. Finishes when the device stops.
+    var capture: AsyncStream<CaptureChunk> { get }
+    /// Queue 24 kHz mono model audio of `turn`.
+    func play(turn: Int, samples: [Int16])
+    /// No more audio will come for `turn` (lets the jitter buffer play out a short tail).
+    func endTurn(_ turn: Int)
+    /// Barge-in: drop everything queued for `turn` (and earlier), flush the device, ignore later chunks of it.
+    func purge(turn: Int)
+    /// Samples of `turn` that have actually reached the speaker (24 kHz), for trimming transcripts.
+    func playedSamples(turn: Int) -> Int
+    func levels() -> (mic: MeterReading, speaker: MeterReading)
+    func stats() -> AudioStats
+    func stop()
+}
+
+/// A bounded hand-off from a capture thread to async code: never blocks the writer; when full,
+/// the oldest chunk is dropped and counted.
+public final class CaptureRing: @unchecked Sendable {
+    public let stream: AsyncStream<CaptureChunk>
+    private let continuation: AsyncStream<CaptureChunk>.Continuation
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var droppedCount = 0
+    private var pushedCount = 0
+
+    /// `capacity` chunks (default 50 = 1 s of 20 ms chunks).
+    public init(capacity: Int = 50) {
+        (stream, continuation) = AsyncStream.makeStream(of: CaptureChunk.self, bufferingPolicy: .bufferingNewest(capacity))
+    }
+
+    /// Called on the capture thread.
+    public func push(_ chunk: CaptureChunk) {
+        let r = continuation.yield(chunk)
+        lock.withLock {
+            pushedCount += 1
+            if case .dropped = r { droppedCount += 1 }
+        }
+    }
+
+    public func finish() { continuation.finish() }
+    public var dropped: Int { lock.withLock { droppedCount } }
+    public var pushed: Int { lock.withLock { pushedCount } }
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// Model audio waiting for the speaker, tagged by turn. Shared by the session side (enqueue,
+/// purge) and the playback thread (next, markPlayed); every field is guarded by `lock`, held
+/// only while copying.
+///
+/// Jitter buffer: a turn starts playing once `prebufferSamples` are queued (or the turn has
+/// ended); if it runs dry mid-turn the thread plays silence and waits for the prebuffer again,
+/// so bursty or slow arrival gives a pause, never a click or a restart of the stream.
+public final class PlaybackQueue: @unchecked Sendable {
+    public enum Next: Sendable, Equatable {
+        /// Play these samples of `turn`.
+        case audio(turn: Int, samples: [Int16])
+        /// Mid-turn starvation: keep the device fed with this much silence.
+        case silence(samples: Int)
+        /// Nothing to play.
+        case idle
+    }
+
+    private let lock = NSLock()
+    private let condition = NSCondition()
+    // Guarded by `lock`:
+    private var chunks: [(turn: Int, samples: [Int16])] = []
+    private var head = 0
+    private var offset = 0   // samples of chunks[head] already handed out
+    private var queued = 0
+    private var purgedThrough = 0   // every turn ≤ this is dropped on arrival
+    private var endedTurns: Set<Int> = []
+    private var playing: Int?   // turn currently playing (prebuffer satisfied)
+    private var written: [Int: Int] = [:]
+    private var flushRequested = false
+    private var underruns = 0
+    private var purgeCount = 0
+
+    public let prebufferSamples: Int
+    public let maxWriteSamples: Int
+
+    /// Defaults: 24 kHz, prebuffer 60 ms, writes of at most 20 ms.
+    public init(rate: Int = 24000, prebufferMs: Int = 60, maxWriteMs: Int = 20) {
+        prebufferSamples = rate * prebufferMs / 1000
+        maxWriteSamples = rate * maxWriteMs / 1000
+    }
+
+    public func enqueue(turn: Int, samples: [Int16]) {
+        guard !samples.isEmpty else { return }
+        let accepted: Bool = lock.withLock {
+            guard turn > purgedThrough else { return false }
+            chunks.append((turn, samples))
+            queued += samples.count
+            return true
+        }
+        if accepted { condition.broadcast() }
+    }
+
+    public func endTurn(_ turn: Int) {
+        lock.withLock { _ = endedTurns.insert(turn) }
+        condition.broadcast()
+    }
+
+    /// Drops everything of `turn` and earlier, now and on arrival, and asks for a device flush.
+    public func purge(turn: Int) {
+        lock.withLock {
+            purgedThrough = max(purgedThrough, turn)
+            chunks = Array(chunks[head...].filter { $0.turn > purgedThrough })
+            head = 0
+            offset = 0
+            queued = chunks.reduce(0) { $0 + $1.samples.count }
+            if let p = playing, p <= purgedThrough { playing = nil }
+            flushRequested = true
+            purgeCount += 1
+        }
+        condition.broadcast()
+    }
+
+    /// For the playback thread: true once after a purge — then call the device's flush.
+    public func takeFlushRequest() -> Bool {
+        lock.withLock {
+            defer { flushRequested = false }
+            return flushRequested
+        }
+    }
+
+    /// The next ≤ `maxWriteSamples` to write.
+    public func next() -> Next {
+        lock.withLock {
+            compact()
+            guard head < chunks.count else {
+                if let p = playing, !endedTurns.contains(p) {
+                    underruns += 1
+                    playing = nil   // wait for the prebuffer again
+                    return .silence(samples: maxWriteSamples / 2)
+                }
+                playing = nil
+                return .idle
+            }
+            let turn = chunks[head].turn
+            if playing != turn {
+                let queuedOfTurn = chunks[head...].filter { $0.turn == turn }.reduce(0) { $0 + $1.samples.count } - offset
+                guard queuedOfTurn >= prebufferSamples || endedTurns.contains(turn) else {
+                    return playing == nil && written[turn] != nil ? .silence(samples: maxWriteSamples / 2) : .idle
+                }
+                playing = turn
+            }
+            let chunk = chunks[head].samples
+            let n = min(maxWriteSamples, chunk.count - offset)
+            let out = Array(chunk[offset..<(offset + n)])
+            offset += n
+            queued -= n
+            if offset == chunk.count {
+                head += 1
+                offset = 0
+            }
+            return .audio(turn: turn, samples: out)
+        }
+    }
+
+    private func compact() {
+        if head > 64 {
+            chunks.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// The playback thread wrote `count` samples of `turn` to the device.
+    public func markWritten(turn: Int, count: Int) {
+        lock.withLock { written[turn, default: 0] += count }
+    }
+
+    public func writtenSamples(turn: Int) -> Int { lock.withLock { written[turn] ?? 0 } }
+    public var queuedSamples: Int { lock.withLock { queued } }
+    public var underrunCount: Int { lock.withLock { underruns } }
+    public var purges: Int { lock.withLock { purgeCount } }
+
+    /// Blocks the playback thread until something changes or `timeout` passes.
+    public func waitForWork(timeout: TimeInterval) {
+        condition.lock()
+        _ = condition.wait(until: Date(timeIntervalSinceNow: timeout))
+        condition.unlock()
+    }
+
+    public func wake() { condition.broadcast() }
+}

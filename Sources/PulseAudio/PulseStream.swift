@@ -1,0 +1,87 @@
+// PulseAudio — the `AudioDevice` of AudioCore over libpulse-simple: one thread per stream, each
+// `pa_simple` pointer created, used and freed on its own thread. Never imports UI or network code.
+import AudioCore
+import CPulseSimple
+import Foundation
+
+/// Why PulseAudio could not be used, worded for the user.
+public struct PulseError: Error, Sendable, CustomStringConvertible, Equatable {
+    public enum Kind: Sendable, Equatable { case noServer, noSuchDevice, other }
+    public var kind: Kind
+    public var message: String
+
+    public var description: String { message }
+
+    static func from(code: Int32, device: String?, direction: String, server: String? = nil) -> PulseError {
+        let text = String(cString: pa_strerror(code))
+        switch code {
+        case Int32(PA_ERR_CONNECTIONREFUSED.rawValue), Int32(PA_ERR_CONNECTIONTERMINATED.rawValue), Int32(PA_ERR_INVALIDSERVER.rawValue):
+            return PulseError(kind: .noServer, message: "no PulseAudio server at \(server ?? serverDescription): start one, or use --audio wav|null")
+        case Int32(PA_ERR_NOENTITY.rawValue):
+            return PulseError(kind: .noSuchDevice,
+                              message: "no PulseAudio \(direction) named \"\(device ?? "")\": see `livetalk devices`")
+        default:
+            return PulseError(kind: .other, message: "PulseAudio \(direction)\(device.map { " \"\($0)\"" } ?? ""): \(text)")
+        }
+    }
+
+    /// `$PULSE_SERVER`, or the default socket.
+    public static var serverDescription: String {
+        ProcessInfo.processInfo.environment["PULSE_SERVER"] ?? "the default socket (\(ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"] ?? "/run/user/…")/pulse/native)"
+    }
+}
+
+/// One `pa_simple` stream. Not thread-safe by design: create, use and free it on one thread.
+final class PulseStream {
+    let handle: OpaquePointer
+    let bytesPerSecond: Int
+
+    init(record: Bool, rate: Int, device: String?, name: String, fragmentMs: Int, targetLatencyMs: Int,
+         server: String? = nil) throws(PulseError) {
+        var spec = pa_sample_spec(format: PA_SAMPLE_S16LE, rate: UInt32(rate), channels: 1)
+        let none = UInt32.max
+        let bytesPerMs = UInt32(rate * 2 / 1000)
+        var attr = record
+            ? pa_buffer_attr(maxlength: none, tlength: none, prebuf: none, minreq: none, fragsize: bytesPerMs * UInt32(fragmentMs))
+            : pa_buffer_attr(maxlength: none, tlength: bytesPerMs * UInt32(targetLatencyMs), prebuf: none,
+                             minreq: bytesPerMs * UInt32(fragmentMs), fragsize: none)
+        var err: Int32 = 0
+        let h = pa_simple_new(server, "livetalk", record ? PA_STREAM_RECORD : PA_STREAM_PLAYBACK, device, name, &spec, nil, &attr, &err)
+        guard let h else { throw PulseError.from(code: err, device: device, direction: record ? "source" : "sink", server: server) }
+        handle = h
+        bytesPerSecond = rate * 2
+    }
+
+    deinit { pa_simple_free(handle) }
+
+    /// Reads exactly `count` samples; throws when the device went away.
+    func read(count: Int) throws(PulseError) -> [Int16] {
+        var out = [Int16](repeating: 0, count: count)
+        var err: Int32 = 0
+        let r = out.withUnsafeMutableBytes { pa_simple_read(handle, $0.baseAddress, $0.count, &err) }
+        if r < 0 { throw PulseError.from(code: err, device: nil, direction: "source") }
+        return out
+    }
+
+    func write(_ samples: [Int16]) throws(PulseError) {
+        var err: Int32 = 0
+        let r = samples.withUnsafeBytes { pa_simple_write(handle, $0.baseAddress, $0.count, &err) }
+        if r < 0 { throw PulseError.from(code: err, device: nil, direction: "sink") }
+    }
+
+    func flush() {
+        var err: Int32 = 0
+        _ = pa_simple_flush(handle, &err)
+    }
+
+    func drain() {
+        var err: Int32 = 0
+        _ = pa_simple_drain(handle, &err)
+    }
+
+    /// Microseconds of audio between the application and the speaker.
+    func latencyMicros() -> Int {
+        var err: Int32 = 0
+        return Int(pa_simple_get_latency(handle, &err))
+    }
+}

@@ -1,0 +1,148 @@
+import AudioCore
+import Foundation
+import Testing
+@testable import PulseAudio
+
+/// Real PulseAudio: `scripts/test` starts a private daemon (scripts/pulse-start) with null sinks
+/// `voice_out` (speaker) and `mic_feed` (microphone feed) and sets PULSE_SERVER.
+enum PulseEnv {
+    static var available: Bool { ProcessInfo.processInfo.environment["PULSE_SERVER"] != nil }
+    static var required: Bool { ProcessInfo.processInfo.environment["LIVETALK_REQUIRE_PULSE"] == "1" }
+}
+
+/// Frequency of a clean tone from its zero crossings.
+func frequency(_ s: ArraySlice<Int16>, rate: Int) -> Double {
+    var crossings = 0
+    var prev = s.first ?? 0
+    for v in s.dropFirst() {
+        if (prev < 0) != (v < 0) { crossings += 1 }
+        prev = v
+    }
+    return Double(crossings) / 2 / (Double(s.count) / Double(rate))
+}
+
+/// The samples of the first loud stretch (RMS over 10 ms above -40 dBFS), trimmed by `margin` seconds each side.
+func loudStretch(_ s: [Int16], rate: Int, margin: Double = 0.1) -> ArraySlice<Int16>? {
+    let frame = rate / 100
+    var start: Int?
+    var end = 0
+    var i = 0
+    while i + frame <= s.count {
+        if Level.measure(s[i..<(i + frame)]).rmsDBFS > -40 {
+            if start == nil { start = i }
+            end = i + frame
+        } else if start != nil, i - end > rate / 10 {
+            break
+        }
+        i += frame
+    }
+    guard let start else { return nil }
+    let m = Int(margin * Double(rate))
+    guard end - start > 2 * m + frame else { return nil }
+    return s[(start + m)..<(end - m)]
+}
+
+func waitUntil(_ seconds: Double = 20, _ cond: () -> Bool) {
+    let deadline = Date(timeIntervalSinceNow: seconds)
+    while !cond() && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+}
+
+@Suite(.serialized, .enabled(if: PulseEnv.available))
+struct PulseAudioDeviceTests {
+    @Test func toneThroughPlaybackReachesTheSinkMonitor() throws {
+        let rec = try PulseRecorder(source: "voice_out.monitor")
+        var o = PulseOptions()
+        o.speaker = "voice_out"
+        o.captureEnabled = false
+        let dev = try PulseAudioDevice(options: o)
+        dev.play(turn: 1, samples: ToneGenerator.sine(frequency: 440, seconds: 1.0, rate: 24000, amplitude: 0.5))
+        dev.endTurn(1)
+        // Played = written minus what the device still holds (a few ms remain reported when idle).
+        waitUntil { dev.playedSamples(turn: 1) >= 23500 }
+        #expect(dev.playedSamples(turn: 1) <= 24000)
+        Thread.sleep(forTimeInterval: 0.3)
+        dev.stop()
+        rec.stop()
+        let tone = try #require(loudStretch(rec.snapshot(), rate: 16000))
+        #expect(abs(frequency(tone, rate: 16000) - 440) < 5)
+        #expect(abs(Level.measure(tone).rmsDBFS - -9.03) < 1.5)   // amplitude 0.5 sine
+        #expect(Double(tone.count) / 16000 > 0.6)
+        #expect(dev.stats().playbackLatencyMicros > 0)
+    }
+
+    @Test func wavPlayedIntoTheMicSinkArrivesThroughCapture() async throws {
+        let path = NSTemporaryDirectory() + "lt-mic-\(UUID().uuidString).wav"
+        try WAVFile.encode(WAVAudio(sampleRate: 22050, samples: ToneGenerator.sine(frequency: 660, seconds: 1.0, rate: 22050, amplitude: 0.25)))
+            .write(to: URL(fileURLWithPath: path))
+        var o = PulseOptions()
+        o.mic = "mic_feed.monitor"
+        o.playbackEnabled = false
+        let dev = try PulseAudioDevice(options: o)
+        let feeder = Thread {
+            let wav = try! WAVFile.read(path: path)
+            let p = try! PulsePlayer(sink: "mic_feed", rate: wav.sampleRate)
+            try! p.write(wav.samples)
+            p.drain()
+        }
+        feeder.start()
+        var got: [Int16] = []
+        for await chunk in dev.capture {
+            #expect(chunk.samples.count == 320)   // 20 ms at 16 kHz
+            got += chunk.samples
+            if got.count >= 16000 * 2 { break }
+        }
+        dev.stop()
+        let tone = try #require(loudStretch(got, rate: 16000))
+        #expect(abs(frequency(tone, rate: 16000) - 660) < 6)
+        #expect(abs(Level.measure(tone).rmsDBFS - -15.05) < 1.5)   // amplitude 0.25 sine
+        #expect(dev.levels().mic.heldPeakDBFS > -20)
+    }
+
+    @Test func purgeLetsAtMostTwoChunksOfStaleAudioThrough() throws {
+        let rec = try PulseRecorder(source: "voice_out.monitor")
+        var o = PulseOptions()
+        o.speaker = "voice_out"
+        o.captureEnabled = false
+        let dev = try PulseAudioDevice(options: o)
+        dev.play(turn: 7, samples: ToneGenerator.sine(frequency: 500, seconds: 3.0, rate: 24000, amplitude: 0.5))
+        waitUntil { dev.playedSamples(turn: 7) >= 12000 }   // half a second heard
+        let at = rec.count
+        dev.purge(turn: 7)
+        dev.play(turn: 7, samples: ToneGenerator.sine(frequency: 500, seconds: 1.0, rate: 24000))   // late chunk of the purged turn
+        Thread.sleep(forTimeInterval: 0.6)
+        dev.stop()
+        rec.stop()
+        let after = rec.snapshot()[at...]
+        let loud = after.filter { abs(Int($0)) > 500 }.count
+        let staleMs = Double(loud) / 16
+        #expect(staleMs <= 40, "stale audio after purge: \(staleMs) ms")
+        #expect(dev.stats().purges == 1)
+    }
+
+    @Test func devicesByNameAndUnknownNames() throws {
+        var o = PulseOptions()
+        o.speaker = "no_such_sink"
+        o.captureEnabled = false
+        #expect(throws: PulseError(kind: .noSuchDevice, message: "no PulseAudio sink named \"no_such_sink\": see `livetalk devices`")) {
+            _ = try PulseAudioDevice(options: o)
+        }
+        let (sources, sinks) = try PulseDeviceList.list()
+        #expect(sinks.contains { $0.name == "voice_out" && $0.isDefault && $0.description == "VoiceOut" })
+        #expect(sources.contains { $0.name == "mic_feed.monitor" && $0.isMonitor && $0.isDefault })
+    }
+}
+
+struct PulseAudioErrorTests {
+    @Test func noServerIsOneClearLine() {
+        var o = PulseOptions()
+        o.server = "unix:/nonexistent/livetalk/native"
+        #expect(throws: PulseError(kind: .noServer,
+                                   message: "no PulseAudio server at unix:/nonexistent/livetalk/native: start one, or use --audio wav|null")) {
+            _ = try PulseAudioDevice(options: o)
+        }
+    }
+
+    @Test func theDaemonIsThereWhenRequired() {
+        if PulseEnv.required { #expect(PulseEnv.available, "LIVETALK_REQUIRE_PULSE=1 but PULSE_SERVER is not set") }
+    }
+}
