@@ -60,7 +60,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         .executableTarget(name: "livetalk", dependencies: [
-            "App", "Emulator", "LiveProtocol",
+            "App", "Emulator", "LiveProtocol", "PulseAudio",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift6),
         .executableTarget(name: "Benchmarks", dependencies: [

@@ -72,10 +72,12 @@ actor LineProgress {
 public final class LineMode: Sendable {
     let session: Session
     let options: LineModeOptions
+    let audio: AudioBridge?
 
-    public init(session: Session, options: LineModeOptions) {
+    public init(session: Session, options: LineModeOptions, audio: AudioBridge? = nil) {
         self.session = session
         self.options = options
+        self.audio = audio
     }
 
     public func run(lines: AsyncStream<String>) async -> Int32 {
@@ -92,9 +94,11 @@ public final class LineMode: Sendable {
         }
         let progress = LineProgress()
         let kind = options.endpointKind
+        let audio = self.audio
         let events = Task {
             var lastState: SessionState?
             for await e in session.events {
+                audio?.handle(e)
                 transcript?.write(e)
                 if case .audio(let d, _, _) = e { recorder?.append(d) }
                 await progress.saw(e)
@@ -128,6 +132,7 @@ public final class LineMode: Sendable {
 
     private func finish(_ progress: LineProgress, events: Task<Void, Never>, transcript: TranscriptWriter?,
                         recorder: WAVWriter?) async -> Int32 {
+        await audio?.finish()
         await session.quit()
         await events.value
         transcript?.close()

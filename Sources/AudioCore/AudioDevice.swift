@@ -35,6 +35,8 @@ public protocol AudioDevice: AnyObject, Sendable {
     func purge(turn: Int)
     /// Samples of `turn` that have actually reached the speaker (24 kHz), for trimming transcripts.
     func playedSamples(turn: Int) -> Int
+    /// Samples still waiting to be written to the speaker.
+    func queuedSamples() -> Int
     func levels() -> (mic: MeterReading, speaker: MeterReading)
     func stats() -> AudioStats
     func stop()

@@ -195,6 +195,7 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
         return max(0, queue.writtenSamples(turn: turn) - latencySamples)
     }
 
+    public func queuedSamples() -> Int { queue.queuedSamples }
     public func levels() -> (mic: MeterReading, speaker: MeterReading) { (micSlot.get(), speakerSlot.get()) }
 
     public func stats() -> AudioStats {

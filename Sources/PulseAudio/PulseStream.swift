@@ -43,7 +43,7 @@ final class PulseStream {
         let bytesPerMs = UInt32(rate * 2 / 1000)
         var attr = record
             ? pa_buffer_attr(maxlength: none, tlength: none, prebuf: none, minreq: none, fragsize: bytesPerMs * UInt32(fragmentMs))
-            : pa_buffer_attr(maxlength: none, tlength: bytesPerMs * UInt32(targetLatencyMs), prebuf: none,
+            : pa_buffer_attr(maxlength: none, tlength: targetLatencyMs > 0 ? bytesPerMs * UInt32(targetLatencyMs) : none, prebuf: none,
                              minreq: bytesPerMs * UInt32(fragmentMs), fragsize: none)
         var err: Int32 = 0
         let h = pa_simple_new(server, "livetalk", record ? PA_STREAM_RECORD : PA_STREAM_PLAYBACK, device, name, &spec, nil, &attr, &err)

@@ -7,7 +7,10 @@ import Foundation
 import LiveProtocol
 import LiveSession
 import Logging
+import PulseAudio
 import WebSocketTransport
+
+extension AudioChoice: ExpressibleByArgument {}
 
 @main
 struct Livetalk: AsyncParsableCommand {
@@ -31,7 +34,7 @@ struct Livetalk: AsyncParsableCommand {
               69   could not start (the embedded emulator or a local resource failed)
               130  interrupted by SIGINT/SIGTERM (after a clean close)
             """,
-        subcommands: [Talk.self, Serve.self, Token.self, Info.self],
+        subcommands: [Talk.self, Serve.self, Devices.self, Token.self, Info.self],
         defaultSubcommand: Talk.self)
 }
 
@@ -68,6 +71,11 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Log file (default $XDG_STATE_HOME/livetalk/livetalk.log).") var logFile: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
     @Flag(name: .customLong("no-tui"), help: "Line mode: stdin lines are text turns, output is plain lines.") var noTUI = false
+    @Option(help: "Audio backend: auto (PulseAudio if a server answers), pulse, wav (files only) or null.")
+    var audio: AudioChoice = .auto
+    @Option(help: "PulseAudio source to record (see `livetalk devices`; default: the server's default).") var mic: String?
+    @Option(help: "PulseAudio sink to play to (see `livetalk devices`; default: the server's default).") var speaker: String?
+    @Option(help: "Target playback device latency in ms (default 50).") var playbackBufferMs = 50
 
     enum TurnMode: String, EnumerableFlag {
         case vad, ptt
@@ -77,6 +85,9 @@ struct ClientOptions: ParsableArguments {
     }
 
     func validate() throws {
+        guard (10...1000).contains(playbackBufferMs) else {
+            throw ValidationError("--playback-buffer-ms \(playbackBufferMs): use 10–1000")
+        }
         if let l = logLevel, Logger.Level(rawValue: l) == nil {
             throw ValidationError("--log-level \(l): use one of trace, debug, info, notice, warning, error, critical")
         }
@@ -153,7 +164,16 @@ struct ClientOptions: ParsableArguments {
         if embedded != nil {
             sayErr("livetalk: no API key set (GEMINI_API_KEY / GOOGLE_API_KEY): talking to the embedded emulator")
         }
-        let code = await LineMode(session: session, options: lineOptions).run(lines: standardInputLines())
+        var pulse = PulseOptions()
+        pulse.mic = mic
+        pulse.speaker = speaker
+        pulse.playbackBufferMs = playbackBufferMs
+        pulse.captureEnabled = inputWav == nil && !s.pushToTalk   // line mode has no talk key: PTT is text or WAV only
+        let (device, notice) = AudioSetup.open(audio, options: pulse)
+        if let notice { sayErr("livetalk: \(notice)") }
+        let bridge = device.map { AudioBridge(session: session, device: $0, mode: s.pushToTalk ? .pushToTalk : .vad) }
+        if pulse.captureEnabled { await bridge?.startMicrophone() }
+        let code = await LineMode(session: session, options: lineOptions, audio: bridge).run(lines: standardInputLines())
         embedded?.stop()
         return code
     }
@@ -318,6 +338,29 @@ struct Info: ParsableCommand {
         case .apiKey(_, let source): print("key:         from \(source) (Gemini Developer API)")
         case .ephemeralToken(_, let source): print("key:         ephemeral token from \(source)")
         case .none: print("key:         none — livetalk will start its embedded emulator")
+        }
+    }
+}
+
+struct Devices: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List PulseAudio sources (microphones) and sinks (speakers); * marks the defaults.")
+
+    func run() throws {
+        do {
+            let (sources, sinks) = try PulseDeviceList.list()
+            print("sources (--mic):")
+            for d in sources where !d.isMonitor { print("  \(d.isDefault ? "*" : " ") \(d.name)  \(d.description)") }
+            let monitors = sources.filter(\.isMonitor)
+            if !monitors.isEmpty {
+                print("monitors (also usable with --mic):")
+                for d in monitors { print("  \(d.isDefault ? "*" : " ") \(d.name)  \(d.description)") }
+            }
+            print("sinks (--speaker):")
+            for d in sinks { print("  \(d.isDefault ? "*" : " ") \(d.name)  \(d.description)") }
+        } catch {
+            sayErr("livetalk devices: \(error)")
+            throw ExitCode(ExitStatus.startFailed)
         }
     }
 }

@@ -1,0 +1,98 @@
+import AudioCore
+import Foundation
+import LiveSession
+import PulseAudio
+
+/// Which audio backend to use (`--audio`).
+public enum AudioChoice: String, Sendable, CaseIterable {
+    /// PulseAudio when a server answers, otherwise text only (with one line saying so).
+    case auto
+    case pulse
+    /// Files only: `--input-wav` / `--output-wav`.
+    case wav
+    case null
+}
+
+/// Connects a `Session` and an `AudioDevice`: microphone chunks through the `MicGate` to the
+/// session; model audio, purges and turn ends from the session to the device.
+public actor AudioBridge {
+    public let device: any AudioDevice
+    private let session: Session
+    private var gate: MicGate
+    private var pump: Task<Void, Never>?
+
+    public init(session: Session, device: any AudioDevice, mode: MicGate.Mode) {
+        self.session = session
+        self.device = device
+        self.gate = MicGate(mode: mode)
+    }
+
+    /// Starts sending the microphone (through the gate) to the session.
+    public func startMicrophone() {
+        guard pump == nil else { return }
+        let stream = device.capture
+        pump = Task { [weak self] in
+            for await chunk in stream { await self?.microphone(chunk) }
+        }
+    }
+
+    private func microphone(_ chunk: CaptureChunk) async {
+        await perform(gate.chunk(), audio: chunk.samples)
+    }
+
+    private func perform(_ outputs: [MicGate.Output], audio: [Int16] = []) async {
+        for o in outputs {
+            switch o {
+            case .sendAudio: await session.sendAudio(PCM.data(audio))
+            case .activityStart: await session.activityStart()
+            case .activityEnd: await session.activityEnd()
+            case .audioStreamEnd: await session.audioStreamEnd()
+            }
+        }
+    }
+
+    public func setMuted(_ muted: Bool) async { await perform(gate.setMuted(muted)) }
+    public func pressToTalk() async { await perform(gate.press()) }
+    public func releaseToTalk() async { await perform(gate.release()) }
+    public var micState: MicGate { gate }
+
+    /// Called for every session event, in order.
+    public nonisolated func handle(_ event: SessionEvent) {
+        switch event {
+        case .audio(let data, let rate, let turn):
+            var samples = PCM.samples(data)
+            if rate != 24000 { samples = Resampler.resample(samples, from: rate, to: 24000) }
+            device.play(turn: turn, samples: samples)
+        case .purge(let turn):
+            device.purge(turn: turn)
+        case .turnComplete(let turn, _, _):
+            device.endTurn(turn)
+        default:
+            break
+        }
+    }
+
+    /// Waits (bounded) until queued speech has been played, then stops the device.
+    public func finish() async {
+        for _ in 0..<3000 where device.queuedSamples() > 0 {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        pump?.cancel()
+        device.stop()
+    }
+}
+
+public enum AudioSetup {
+    /// Opens the PulseAudio device for `choice`, or explains in one line why there is none.
+    public static func open(_ choice: AudioChoice, options: PulseOptions) -> (device: (any AudioDevice)?, notice: String?) {
+        switch choice {
+        case .wav, .null: return (nil, nil)
+        case .auto, .pulse:
+            do {
+                return (try PulseAudioDevice(options: options), nil)
+            } catch {
+                return (nil, "\(error.message); continuing in text")
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+@testable import AudioCore
+
+struct PlaybackQueueTests {
+    func ramp(_ n: Int, from: Int = 0) -> [Int16] { (0..<n).map { Int16(truncatingIfNeeded: from + $0) } }
+
+    @Test func writesAreAtMost20msAndInOrder() {
+        let q = PlaybackQueue(rate: 24000, prebufferMs: 0, maxWriteMs: 20)
+        q.enqueue(turn: 1, samples: ramp(1000))
+        var out: [Int16] = []
+        while case .audio(1, let s) = q.next() {
+            #expect(s.count <= 480)
+            out += s
+        }
+        #expect(out == ramp(1000))
+    }
+
+    @Test func prebufferHoldsATurnUntilEnoughOrEnded() {
+        let q = PlaybackQueue(rate: 24000, prebufferMs: 60, maxWriteMs: 20)   // 1440 samples
+        q.enqueue(turn: 1, samples: ramp(1000))
+        #expect(q.next() == .idle)
+        q.enqueue(turn: 1, samples: ramp(500))
+        guard case .audio = q.next() else { Issue.record("should start"); return }
+        let r = PlaybackQueue(rate: 24000, prebufferMs: 60)
+        r.enqueue(turn: 2, samples: ramp(100))
+        r.endTurn(2)   // a short final turn plays without waiting
+        #expect(r.next() == .audio(turn: 2, samples: ramp(100)))
+    }
+
+    @Test func starvationMidTurnPlaysSilenceAndCountsAnUnderrun() {
+        let q = PlaybackQueue(rate: 24000, prebufferMs: 0, maxWriteMs: 20)
+        q.enqueue(turn: 1, samples: ramp(480))
+        _ = q.next()
+        #expect(q.next() == .silence(samples: 240))
+        #expect(q.underrunCount == 1)
+        q.endTurn(1)
+        #expect(q.next() == .idle)
+    }
+
+    @Test func purgeDropsQueuedAndLateChunksAndAsksForAFlush() {
+        let q = PlaybackQueue(rate: 24000, prebufferMs: 0)
+        q.enqueue(turn: 1, samples: ramp(2000))
+        q.enqueue(turn: 2, samples: ramp(10))
+        _ = q.next()
+        q.markWritten(turn: 1, count: 480)
+        q.purge(turn: 1)
+        #expect(q.takeFlushRequest())
+        #expect(!q.takeFlushRequest())
+        q.enqueue(turn: 1, samples: ramp(100))   // late audio of the purged turn
+        #expect(q.queuedSamples == 10)
+        #expect(q.next() == .audio(turn: 2, samples: ramp(10)))
+        #expect(q.writtenSamples(turn: 1) == 480)
+    }
+}
+
+struct CaptureRingTests {
+    @Test func overflowDropsOldestAndCounts() async {
+        let ring = CaptureRing(capacity: 3)
+        for i in 0..<5 { ring.push(CaptureChunk(samples: [Int16(i)])) }
+        ring.finish()
+        var got: [Int16] = []
+        for await c in ring.stream { got += c.samples }
+        #expect(got == [2, 3, 4])
+        #expect(ring.dropped == 2)
+        #expect(ring.pushed == 5)
+    }
+}
+
+struct LevelMeterTests {
+    @Test func peakHoldsThenDecays() {
+        var m = LevelMeter(rate: 16000, holdSeconds: 0.5, decayDBPerSecond: 20)
+        m.process(ToneGenerator.sine(frequency: 1000, seconds: 0.02, rate: 16000, amplitude: 1))
+        #expect(abs(m.reading.heldPeakDBFS) < 0.1)
+        let quiet = [Int16](repeating: 0, count: 320)
+        for _ in 0..<25 { m.process(quiet) }   // 0.5 s: still held
+        #expect(abs(m.reading.heldPeakDBFS) < 0.1)
+        for _ in 0..<50 { m.process(quiet) }   // 1 s of decay at 20 dB/s
+        #expect(abs(m.reading.heldPeakDBFS - -20) < 0.5)
+        #expect(m.reading.rmsDBFS == Level.floor)
+    }
+
+    @Test func updatesAtLeast30TimesASecond() {
+        // One reading per 20 ms capture chunk = 50 per second.
+        var m = LevelMeter(rate: 16000)
+        var n = 0
+        for _ in 0..<50 { m.process([Int16](repeating: 100, count: 320)); n += 1 }
+        #expect(n >= 30)
+    }
+}
+
+struct MicGateTests {
+    @Test func vadSendsAndMuteEndsTheStream() {
+        var g = MicGate(mode: .vad)
+        #expect(g.chunk() == [.sendAudio])
+        #expect(g.setMuted(true) == [.audioStreamEnd])
+        #expect(g.chunk() == [])
+        #expect(g.setMuted(false) == [])
+        #expect(g.chunk() == [.sendAudio])
+    }
+
+    @Test func pushToTalkGatesAudioAndAShortPressStillEnds() {
+        var g = MicGate(mode: .pushToTalk)
+        #expect(g.chunk() == [])
+        #expect(g.press() == [.activityStart])
+        #expect(g.press() == [])
+        #expect(g.chunk() == [.sendAudio])
+        #expect(g.release() == [.activityEnd])
+        #expect(g.chunk() == [])
+        #expect(g.press() == [.activityStart])
+        #expect(g.release() == [.activityEnd])   // short press: no audio, still ended
+        #expect(g.release() == [])
+    }
+
+    @Test func mutingWhileTalkingReleases() {
+        var g = MicGate(mode: .pushToTalk)
+        _ = g.press()
+        #expect(g.setMuted(true) == [.activityEnd])
+        #expect(g.press() == [])
+    }
+
+    @Test func switchingModes() {
+        var g = MicGate(mode: .pushToTalk)
+        _ = g.press()
+        #expect(g.setMode(.vad) == [.activityEnd])
+        #expect(g.chunk() == [.sendAudio])
+        #expect(g.setMode(.pushToTalk) == [.audioStreamEnd])
+    }
+}
