@@ -171,6 +171,16 @@ struct ClientOptions: ParsableArguments {
         pulse.captureEnabled = inputWav == nil && !s.pushToTalk   // line mode has no talk key: PTT is text or WAV only
         let (device, notice) = AudioSetup.open(audio, options: pulse)
         if let notice { sayErr("livetalk: \(notice)") }
+        if let pulse = device as? PulseAudioDevice {
+            Task {
+                for await e in pulse.events {
+                    switch e {
+                    case .lost(let why): say("[audio] \(why) — retrying every second")
+                    case .recovered(let what): say("[audio] \(what) is back")
+                    }
+                }
+            }
+        }
         let bridge = device.map { AudioBridge(session: session, device: $0, mode: s.pushToTalk ? .pushToTalk : .vad) }
         if pulse.captureEnabled { await bridge?.startMicrophone() }
         let code = await LineMode(session: session, options: lineOptions, audio: bridge).run(lines: standardInputLines())
@@ -198,6 +208,7 @@ private func installSignalHandlers(session: Session) {
 }
 
 func sayErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+func say(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -47,7 +47,7 @@ func waitUntil(_ seconds: Double = 20, _ cond: () -> Bool) {
     while !cond() && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
 }
 
-@Suite(.serialized, .enabled(if: PulseEnv.available))
+@Suite(.serialized, .enabled(if: PulseEnv.available), .timeLimit(.minutes(2)))
 struct PulseAudioDeviceTests {
     @Test func toneThroughPlaybackReachesTheSinkMonitor() throws {
         let rec = try PulseRecorder(source: "voice_out.monitor")
@@ -55,6 +55,7 @@ struct PulseAudioDeviceTests {
         o.speaker = "voice_out"
         o.captureEnabled = false
         let dev = try PulseAudioDevice(options: o)
+        defer { dev.stop() }
         dev.play(turn: 1, samples: ToneGenerator.sine(frequency: 440, seconds: 1.0, rate: 24000, amplitude: 0.5))
         dev.endTurn(1)
         // Played = written minus what the device still holds (a few ms remain reported when idle).
@@ -78,6 +79,7 @@ struct PulseAudioDeviceTests {
         o.mic = "mic_feed.monitor"
         o.playbackEnabled = false
         let dev = try PulseAudioDevice(options: o)
+        defer { dev.stop() }
         let feeder = Thread {
             let wav = try! WAVFile.read(path: path)
             let p = try! PulsePlayer(sink: "mic_feed", rate: wav.sampleRate)
@@ -104,6 +106,7 @@ struct PulseAudioDeviceTests {
         o.speaker = "voice_out"
         o.captureEnabled = false
         let dev = try PulseAudioDevice(options: o)
+        defer { dev.stop() }
         dev.play(turn: 7, samples: ToneGenerator.sine(frequency: 500, seconds: 3.0, rate: 24000, amplitude: 0.5))
         waitUntil { dev.playedSamples(turn: 7) >= 12000 }   // half a second heard
         let at = rec.count
@@ -144,5 +147,76 @@ struct PulseAudioErrorTests {
 
     @Test func theDaemonIsThereWhenRequired() {
         if PulseEnv.required { #expect(PulseEnv.available, "LIVETALK_REQUIRE_PULSE=1 but PULSE_SERVER is not set") }
+    }
+}
+
+/// A private PulseAudio daemon the test can kill and restart (the shared one must stay up).
+final class PrivateDaemon {
+    let dir: String
+    var process: Process?
+    var server: String { "unix:\(dir)/native" }
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "lt-pa-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try """
+        load-module module-native-protocol-unix auth-anonymous=1 socket=\(dir)/native
+        load-module module-null-sink sink_name=lost_sink rate=48000 channels=2
+        """.write(toFile: dir + "/test.pa", atomically: true, encoding: .utf8)
+    }
+
+    func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/pulseaudio")
+        p.arguments = ["--daemonize=no", "--exit-idle-time=-1", "--system=false", "--realtime=no", "--high-priority=no",
+                       "--disallow-exit", "-n", "-F", dir + "/test.pa", "--log-target=file:\(dir)/pa.log"]
+        var env = ProcessInfo.processInfo.environment
+        env["HOME"] = dir
+        env["XDG_RUNTIME_DIR"] = dir
+        env["PULSE_SERVER"] = nil
+        p.environment = env
+        try p.run()
+        process = p
+        // Ready when a stream can be opened (libpulse itself, no pactl: waiting on a child process
+        // from an async test hangs in Foundation on Linux).
+        let deadline = Date() + 10
+        while Date() < deadline, (try? PulsePlayer(sink: "lost_sink", rate: 24000, server: server)) == nil {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    func kill() {
+        guard let p = process else { return }
+        Foundation.kill(p.processIdentifier, SIGKILL)   // Foundation reaps it
+        process = nil
+    }
+}
+
+@Suite(.serialized, .enabled(if: PulseEnv.available))
+struct PulseDeviceLossTests {
+    @Test(.timeLimit(.minutes(1)))
+    func aServerThatGoesAwayIsReportedAndRetried() async throws {
+        let daemon = try PrivateDaemon()
+        try daemon.start()
+        defer { daemon.kill() }
+        var o = PulseOptions()
+        o.server = daemon.server
+        o.speaker = "lost_sink"
+        o.captureEnabled = false
+        let dev = try PulseAudioDevice(options: o)
+        defer { dev.stop() }
+        dev.play(turn: 1, samples: ToneGenerator.sine(frequency: 440, seconds: 20, rate: 24000))
+        try await Task.sleep(for: .milliseconds(300))
+        daemon.kill()
+        var seen: [DeviceEvent] = []
+        for await e in dev.events {
+            seen.append(e)
+            if case .lost = e { try daemon.start() }
+            if case .recovered = e { break }
+        }
+        #expect(seen.count == 2)
+        guard case .lost(let why)? = seen.first else { Issue.record("\(seen)"); return }
+        #expect(why.hasPrefix("speaker:"))
+        #expect(seen.last == .recovered("speaker"))
     }
 }
