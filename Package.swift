@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "LiveProtocol", swiftSettings: swift6),
         .target(name: "AudioCore", swiftSettings: swift6),
         .target(name: "LiveSession", dependencies: ["LiveProtocol"], swiftSettings: swift6),
+        .target(name: "TerminalUI", dependencies: ["LiveSession", "LiveProtocol", "AudioCore"], swiftSettings: swift6),
 
         // ── edges ──
         .target(name: "WebSocketTransport", dependencies: [
@@ -43,6 +44,12 @@ let package = Package(
         .systemLibrary(name: "CPulseSimple", providers: [.apt(["libpulse-dev"])]),
         .target(name: "PulseAudio", dependencies: ["CPulseSimple", "AudioCore"], swiftSettings: swift6),
 
+        .systemLibrary(name: "CNcursesw", providers: [.apt(["libncurses-dev"])]),
+        .target(name: "CursesShim", dependencies: ["CNcursesw"],
+                cSettings: [.define("NCURSES_WIDECHAR", to: "1"), .define("_XOPEN_SOURCE", to: "600"), .define("_DEFAULT_SOURCE")],
+                linkerSettings: [.linkedLibrary("ncursesw"), .linkedLibrary("tinfo")]),
+        .target(name: "Curses", dependencies: ["CursesShim", "TerminalUI"], swiftSettings: swift6),
+
         // ── composition ──
         .target(name: "Emulator", dependencies: [
             "LiveProtocol", "AudioCore",
@@ -56,11 +63,12 @@ let package = Package(
         ], swiftSettings: swift6),
         .target(name: "App", dependencies: [
             "LiveProtocol", "LiveSession", "AudioCore", "WebSocketTransport", "Emulator", "PulseAudio",
+            "TerminalUI", "Curses",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         .executableTarget(name: "livetalk", dependencies: [
-            "App", "Emulator", "LiveProtocol", "PulseAudio",
+            "App", "Emulator", "LiveProtocol", "PulseAudio", "TerminalUI", "Curses",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift6),
         .executableTarget(name: "Benchmarks", dependencies: [
@@ -76,6 +84,8 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: swift6),
         .testTarget(name: "LiveSessionTests", dependencies: ["LiveSession", "LiveProtocol"], swiftSettings: swift6),
         .testTarget(name: "AudioCoreTests", dependencies: ["AudioCore"], swiftSettings: swift6),
+        .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "LiveSession", "LiveProtocol", "AudioCore"],
+                    swiftSettings: swift6),
         .testTarget(name: "PulseAudioTests", dependencies: ["PulseAudio", "AudioCore", "CPulseSimple"], swiftSettings: swift6),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [

@@ -52,6 +52,7 @@ public actor AudioBridge {
     }
 
     public func setMuted(_ muted: Bool) async { await perform(gate.setMuted(muted)) }
+    public func setMode(_ mode: MicGate.Mode) async { await perform(gate.setMode(mode)) }
     public func pressToTalk() async { await perform(gate.press()) }
     public func releaseToTalk() async { await perform(gate.release()) }
     public var micState: MicGate { gate }

@@ -6,6 +6,11 @@ public struct MeterReading: Sendable, Hashable {
     public var peakDBFS: Double
     public var heldPeakDBFS: Double
     public static let silent = MeterReading(rmsDBFS: Level.floor, peakDBFS: Level.floor, heldPeakDBFS: Level.floor)
+    public init(rmsDBFS: Double, peakDBFS: Double, heldPeakDBFS: Double) {
+        self.rmsDBFS = rmsDBFS
+        self.peakDBFS = peakDBFS
+        self.heldPeakDBFS = heldPeakDBFS
+    }
 }
 
 /// Peak hold with decay: the held peak stays `holdSeconds`, then falls `decayDBPerSecond`.

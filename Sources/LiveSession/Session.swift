@@ -36,7 +36,7 @@ public actor Session {
     public nonisolated let events: AsyncStream<SessionEvent>
     private let continuation: AsyncStream<SessionEvent>.Continuation
 
-    private let config: SessionConfig
+    private var config: SessionConfig
     private let transport: any Transport
     private let tools: ToolRegistry
     private var machine: SessionStateMachine
@@ -87,6 +87,14 @@ public actor Session {
     public var resumptionHandle: String? { machine.resumptionHandle }
 
     public func connect() { perform(machine.connectRequested()) }
+
+    /// Applies a new setup (e.g. push-to-talk ↔ voice detection) by reconnecting with the handle.
+    public func reconfigure(_ setup: Setup) {
+        config.setup = setup
+        perform(machine.reconnectRequested())
+    }
+
+    public var setup: Setup { config.setup }
 
     /// Close with 1000 and stay disconnected until `connect()`.
     public func disconnect() { perform(machine.disconnectRequested()) }

@@ -108,6 +108,15 @@ public struct SessionStateMachine: Sendable {
 
     public mutating func disconnectRequested() -> [Action] { close(intent: .userDisconnect) }
 
+    /// Reconnect now with the resumption handle (a new setup, e.g. PTT ↔ VAD, takes effect).
+    public mutating func reconnectRequested() -> [Action] {
+        switch state {
+        case .connected, .interrupted, .connecting: return close(intent: .goAwayReconnect)
+        case .disconnected, .closed: return connectRequested()
+        case .closing: return []
+        }
+    }
+
     public mutating func quitRequested() -> [Action] {
         switch state {
         case .closed:

@@ -8,6 +8,8 @@ import LiveProtocol
 import LiveSession
 import Logging
 import PulseAudio
+import Curses
+import TerminalUI
 import WebSocketTransport
 
 extension AudioChoice: ExpressibleByArgument {}
@@ -34,7 +36,7 @@ struct Livetalk: AsyncParsableCommand {
               69   could not start (the embedded emulator or a local resource failed)
               130  interrupted by SIGINT/SIGTERM (after a clean close)
             """,
-        subcommands: [Talk.self, Serve.self, Devices.self, Token.self, Info.self],
+        subcommands: [Talk.self, Serve.self, Devices.self, Themes.self, Token.self, Info.self],
         defaultSubcommand: Talk.self)
 }
 
@@ -76,6 +78,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "PulseAudio source to record (see `livetalk devices`; default: the server's default).") var mic: String?
     @Option(help: "PulseAudio sink to play to (see `livetalk devices`; default: the server's default).") var speaker: String?
     @Option(help: "Target playback device latency in ms (default 50).") var playbackBufferMs = 50
+    @Option(help: "Colour theme: a name from `livetalk themes` or a path to a .toml file (default dark).") var theme: String?
 
     enum TurnMode: String, EnumerableFlag {
         case vad, ptt
@@ -125,6 +128,35 @@ struct ClientOptions: ParsableArguments {
         s.project = project
         s.location = location
 
+        // Full screen unless --no-tui or stdin/stdout is not a terminal; a bad theme stops here, before curses.
+        var fullScreen: (backend: CursesBackend, theme: Theme)?
+        var chosenTheme: Theme = .monochrome
+        if !noTUI, isatty(0) == 1, isatty(1) == 1 {
+            do {
+                if env["NO_COLOR"].map({ !$0.isEmpty }) == true {
+                    chosenTheme = (try? ThemeLoader.resolve("monochrome")) ?? .monochrome
+                } else {
+                    chosenTheme = try ThemeLoader.resolve(theme ?? file.theme ?? "dark")
+                }
+            } catch {
+                sayErr("livetalk: theme \(error)")
+                return ExitStatus.usage
+            }
+            do {
+                let backend = try CursesBackend()
+                if backend.colors < 8 { chosenTheme = (try? ThemeLoader.resolve("monochrome")) ?? .monochrome }
+                fullScreen = (backend, chosenTheme)
+            } catch {
+                sayErr("livetalk: full screen unavailable (\(error)); using line mode")
+            }
+        }
+        // From here on, a failure must restore the terminal first.
+        func fail(_ message: String, _ code: Int32) -> Int32 {
+            fullScreen?.backend.stop()
+            sayErr(message)
+            return code
+        }
+
         let credential = Settings.credential(environment: env, file: file)
         let systemText: String?
         var endpointValue: Endpoint?
@@ -132,16 +164,14 @@ struct ClientOptions: ParsableArguments {
             systemText = try Settings.systemInstruction(system ?? file.system)
             endpointValue = try Settings.endpoint(settings: s, credential: credential, environment: env, file: file)
         } catch {
-            sayErr("livetalk: \(error)")
-            return ExitStatus.usage
+            return fail("livetalk: \(error)", ExitStatus.usage)
         }
         var embedded: EmbeddedEmulator?
         if endpointValue == nil {
             do {
                 embedded = try await EmbeddedEmulator.start()
             } catch {
-                sayErr("livetalk: cannot start the embedded emulator: \(error)")
-                return ExitStatus.startFailed
+                return fail("livetalk: cannot start the embedded emulator: \(error)", ExitStatus.startFailed)
             }
             endpointValue = embedded!.endpoint(apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion)
             logger.info("no API key set: using the embedded emulator at \(embedded!.url)")
@@ -153,7 +183,6 @@ struct ClientOptions: ParsableArguments {
             config: SessionConfig(endpoint: ep, setup: setup, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion),
             transport: WebSocketTransport(caFile: s.caFile, logger: Logger(label: "livetalk.transport")),
             tools: ToolRegistry.builtins(timerScheduling: s.nonBlockingScheduling))
-        installSignalHandlers(session: session)
 
         var lineOptions = LineModeOptions()
         lineOptions.transcriptPath = transcript
@@ -161,7 +190,7 @@ struct ClientOptions: ParsableArguments {
         lineOptions.outputWav = outputWav
         lineOptions.pushToTalk = s.pushToTalk
         lineOptions.endpointKind = ep.kind
-        if embedded != nil {
+        if embedded != nil && fullScreen == nil {
             sayErr("livetalk: no API key set (GEMINI_API_KEY / GOOGLE_API_KEY): talking to the embedded emulator")
         }
         var pulse = PulseOptions()
@@ -170,7 +199,7 @@ struct ClientOptions: ParsableArguments {
         pulse.playbackBufferMs = playbackBufferMs
         pulse.captureEnabled = inputWav == nil && !s.pushToTalk   // line mode has no talk key: PTT is text or WAV only
         let (device, notice) = AudioSetup.open(audio, options: pulse)
-        if let notice { sayErr("livetalk: \(notice)") }
+        if let notice, fullScreen == nil { sayErr("livetalk: \(notice)") }
         if let pulse = device as? PulseAudioDevice {
             Task {
                 for await e in pulse.events {
@@ -182,6 +211,28 @@ struct ClientOptions: ParsableArguments {
             }
         }
         let bridge = device.map { AudioBridge(session: session, device: $0, mode: s.pushToTalk ? .pushToTalk : .vad) }
+
+        if let ui = fullScreen {
+            if bridge != nil { await bridge?.startMicrophone() }
+            var model = AppModel()
+            model.theme = ui.theme
+            model.modelName = s.model
+            model.endpointKind = embedded != nil ? "emulator" : ep.kind.rawValue
+            model.pushToTalk = s.pushToTalk
+            model.audioAvailable = bridge != nil
+            model.lastWarning = notice
+            let (signals, signalSink) = AsyncStream.makeStream(of: Int32.self)
+            installSignalHandlers { signalSink.yield($0) }
+            let code = await UIRuntime(session: session, audio: bridge, backend: ui.backend, model: model, signals: signals).run()
+            embedded?.stop()
+            return code
+        }
+        installSignalHandlers { _ in
+            Task {
+                await session.quit()
+                Foundation.exit(ExitStatus.interrupted)
+            }
+        }
         if pulse.captureEnabled { await bridge?.startMicrophone() }
         let code = await LineMode(session: session, options: lineOptions, audio: bridge).run(lines: standardInputLines())
         embedded?.stop()
@@ -191,17 +242,12 @@ struct ClientOptions: ParsableArguments {
 
 nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
 
-/// SIGINT/SIGTERM: close the session with 1000, then exit 130.
-private func installSignalHandlers(session: Session) {
-    for sig in [SIGINT, SIGTERM] {
+/// SIGINT/SIGTERM/SIGHUP go to `handler` (which closes the session with 1000 and exits 130).
+private func installSignalHandlers(_ handler: @escaping @Sendable (Int32) -> Void) {
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
         signal(sig, SIG_IGN)
         let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        src.setEventHandler {
-            Task {
-                await session.quit()
-                exit(ExitStatus.interrupted)
-            }
-        }
+        src.setEventHandler { handler(sig) }
         src.resume()
         signalSources.append(src)
     }
@@ -373,5 +419,25 @@ struct Devices: ParsableCommand {
             sayErr("livetalk devices: \(error)")
             throw ExitCode(ExitStatus.startFailed)
         }
+    }
+}
+
+struct Themes: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the colour themes and check that each file is valid.")
+
+    func run() throws {
+        let found = ThemeLoader.available()
+        if found.isEmpty { print("no themes found in: \(ThemeLoader.searchPaths().joined(separator: ", "))") }
+        var bad = 0
+        for t in found {
+            do {
+                let theme = try ThemeLoader.load(path: t.path)
+                print("ok    \(t.name)\(theme.ascii ? " (ascii)" : "")  \(t.path)")
+            } catch {
+                bad += 1
+                print("error \(error)")
+            }
+        }
+        if bad > 0 { throw ExitCode(ExitStatus.usage) }
     }
 }

@@ -91,6 +91,13 @@ struct StateMachineTests {
         #expect(m.socketOpened() == [.sendSetup(resumeWith: nil)])
     }
 
+    @Test func reconnectRequestResumesWithTheHandle() {
+        var m = connectedMachine()
+        #expect(m.reconnectRequested() == [.closeSocket(code: 1000)])
+        #expect(m.socketClosed(code: 1000, reason: "", random: 0) == [.openSocket(attempt: 0)])
+        #expect(m.socketOpened() == [.sendSetup(resumeWith: "h1")])
+    }
+
     @Test func handleArrivingAfterResetIsIgnored() {
         var m = connectedMachine()
         _ = m.resetRequested()

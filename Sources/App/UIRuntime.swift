@@ -1,0 +1,122 @@
+import AudioCore
+import Curses
+import Foundation
+import LiveProtocol
+import LiveSession
+import TerminalUI
+
+/// The full-screen runtime: merges session, key, level, signal and tick streams into one
+/// `AppEvent` stream, runs `update`, hands `render(model)` to the curses backend, carries out effects.
+public final class UIRuntime: Sendable {
+    let session: Session
+    let audio: AudioBridge?
+    let backend: CursesBackend
+    let initial: AppModel
+    let signals: AsyncStream<Int32>
+
+    public init(session: Session, audio: AudioBridge?, backend: CursesBackend, model: AppModel, signals: AsyncStream<Int32>) {
+        self.session = session
+        self.audio = audio
+        self.backend = backend
+        self.initial = model
+        self.signals = signals
+    }
+
+    /// Runs until the user quits (exit 0), a signal arrives (130). The terminal is restored before returning.
+    public func run() async -> Int32 {
+        let (events, sink) = AsyncStream.makeStream(of: AppEvent.self)
+        let session = self.session
+        let audio = self.audio
+        let device = audio?.device
+        var tasks: [Task<Void, Never>] = []
+        tasks.append(Task {
+            for await e in session.events {
+                audio?.handle(e)
+                if case .purge(let turn) = e {
+                    sink.yield(.purged(turn: turn, playedSamples: device?.playedSamples(turn: turn)))
+                }
+                sink.yield(.session(e))
+            }
+        })
+        let input = backend.input
+        tasks.append(Task {
+            for await i in input {
+                switch i {
+                case .key(let k): sink.yield(.key(k))
+                case .resize(let w, let h): sink.yield(.resize(width: w, height: h))
+                }
+            }
+        })
+        tasks.append(Task {
+            while !Task.isCancelled {
+                sink.yield(.tick(Date()))
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+        })
+        if let device {
+            tasks.append(Task {
+                while !Task.isCancelled {
+                    let (mic, spk) = device.levels()
+                    sink.yield(.levels(mic: mic, speaker: spk))
+                    try? await Task.sleep(for: .milliseconds(33))
+                }
+            })
+        }
+        let signalStream = signals
+        let signalled = SignalFlag()
+        tasks.append(Task {
+            for await _ in signalStream {
+                signalled.set()
+                sink.yield(.key(.ctrl("c")))
+            }
+        })
+
+        var model = initial
+        model.keyReleases = backend.kittyKeyboard
+        await session.connect()
+        backend.show(render(model))
+        loop: for await event in events {
+            let effects = update(&model, event)
+            backend.show(render(model))
+            for effect in effects {
+                if effect == .quit { break loop }
+                await perform(effect, model: model)
+            }
+        }
+        for t in tasks { t.cancel() }
+        await session.quit()
+        audio?.device.stop()
+        backend.stop()
+        return signalled.isSet ? ExitStatus.interrupted : ExitStatus.ok
+    }
+
+    private func perform(_ effect: Effect, model: AppModel) async {
+        switch effect {
+        case .sendText(let t): await session.sendText(t)
+        case .startTalking:
+            if let audio { await audio.pressToTalk() } else { await session.activityStart() }
+        case .stopTalking:
+            if let audio { await audio.releaseToTalk() } else { await session.activityEnd() }
+        case .setMuted(let m): await audio?.setMuted(m)
+        case .switchMode(let ptt):
+            await audio?.setMode(ptt ? .pushToTalk : .vad)
+            var setup = await session.setup
+            setup.realtimeInputConfig = ptt
+                ? RealtimeInputConfig(automaticActivityDetection: AutomaticActivityDetection(disabled: true))
+                : nil
+            await session.reconfigure(setup)
+        case .reset: await session.reset()
+        case .disconnect: await session.disconnect()
+        case .connect: await session.connect()
+        case .quit: break
+        }
+    }
+}
+
+final class SignalFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}

@@ -1,0 +1,124 @@
+import AudioCore
+import Foundation
+import LiveProtocol
+import LiveSession
+
+/// The panes that can have focus (Tab and 1–4).
+public enum Pane: Int, CaseIterable, Sendable {
+    case user = 1, model = 2, tools = 3, session = 4
+    public var title: String {
+        switch self {
+        case .user: "You"
+        case .model: "Model"
+        case .tools: "Tools"
+        case .session: "Session"
+        }
+    }
+}
+
+/// One entry of a transcript pane.
+public struct TranscriptEntry: Sendable, Hashable {
+    public var turn: Int
+    public var text: String
+    /// Still receiving fragments.
+    public var live: Bool
+    /// Cut off by a barge-in (and trimmed to what was heard).
+    public var interrupted: Bool
+}
+
+/// One row of the tools pane.
+public struct ToolRow: Sendable, Hashable {
+    public enum Status: String, Sendable { case running, done, failed, cancelled }
+    public var id: String
+    public var name: String
+    public var args: String
+    public var status: Status
+    public var duration: Duration?
+    public var detail: String
+}
+
+public enum MicState: String, Sendable { case live, muted, talking, off }
+
+/// Everything the screen shows. Only `update` changes it.
+public struct AppModel: Sendable {
+    public var width = 80
+    public var height = 24
+    public var now = Date()
+    public var theme: Theme = .monochrome
+
+    public var modelName = ""
+    public var endpointKind = "emulator"
+    public var pushToTalk = false
+    public var muted = false
+    public var talking = false
+    public var audioAvailable = true
+
+    public var state: SessionState = .disconnected
+    public var handleHeld = false
+    public var connectedSince: Date?
+    public var goAwayDeadline: Date?
+    public var lastError: SessionFailure?
+    public var lastWarning: String?
+    public var reconnects = 0
+    /// The turn cut off by the last barge-in; shown as INTERRUPTED until the next reply starts.
+    public var interruptedTurn: Int?
+
+    public var userEntries: [TranscriptEntry] = []
+    public var modelEntries: [TranscriptEntry] = []
+    /// Audio samples received per model turn (to trim an interrupted turn to what was heard).
+    public var receivedSamples: [Int: Int] = [:]
+    public var tools: [ToolRow] = []
+
+    public var mic = MeterReading.silent
+    public var speaker = MeterReading.silent
+
+    /// The text being typed; nil when not typing.
+    public var input: String?
+    public var focus: Pane = .model
+    /// Lines scrolled up from the bottom, per pane.
+    public var scroll: [Pane: Int] = [:]
+    public var showHelp = false
+    public var quitting = false
+    /// Whether the terminal reports key releases (kitty protocol): Space is then hold-to-talk.
+    public var keyReleases = false
+
+    public init() {}
+
+    /// The state to show: INTERRUPTED lingers until the next reply begins.
+    public var shownState: SessionState {
+        if state == .connected, interruptedTurn != nil { return .interrupted }
+        return state
+    }
+
+    public var micState: MicState {
+        if !audioAvailable { return .off }
+        if muted { return .muted }
+        if talking { return .talking }
+        return pushToTalk ? .live : .live
+    }
+}
+
+/// Everything that can happen to the UI, merged into one stream by the runtime.
+public enum AppEvent: Sendable {
+    case session(SessionEvent)
+    case key(Key)
+    case resize(width: Int, height: Int)
+    case tick(Date)
+    case levels(mic: MeterReading, speaker: MeterReading)
+    /// A barge-in purged `turn` after `playedSamples` of its audio reached the speaker (nil: no speaker).
+    case purged(turn: Int, playedSamples: Int?)
+}
+
+/// What the runtime must do after an update.
+public enum Effect: Sendable, Equatable {
+    case sendText(String)
+    case startTalking
+    case stopTalking
+    case setMuted(Bool)
+    /// Switch PTT ↔ VAD: reconnects with the resumption handle to apply.
+    case switchMode(pushToTalk: Bool)
+    case reset
+    case disconnect
+    case connect
+    case quit
+}

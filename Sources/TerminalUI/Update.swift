@@ -1,0 +1,226 @@
+import AudioCore
+import Foundation
+import LiveProtocol
+import LiveSession
+
+/// The only place the model changes. Returns what the runtime must do.
+public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
+    switch event {
+    case .resize(let w, let h):
+        m.width = max(0, w)
+        m.height = max(0, h)
+        return []
+    case .tick(let now):
+        m.now = now
+        return []
+    case .levels(let mic, let speaker):
+        m.mic = mic
+        m.speaker = speaker
+        return []
+    case .purged(let turn, let played):
+        m.interruptedTurn = turn
+        if let played {
+            trimInterrupted(&m, turn: turn, played: played)
+        } else if let i = m.modelEntries.lastIndex(where: { $0.turn == turn }) {
+            m.modelEntries[i].interrupted = true   // no speaker: everything received was shown
+            m.modelEntries[i].live = false
+        }
+        return []
+    case .key(let k):
+        return key(&m, k)
+    case .session(let e):
+        session(&m, e)
+        return []
+    }
+}
+
+private func session(_ m: inout AppModel, _ e: SessionEvent) {
+    switch e {
+    case .state(let s, let held):
+        if case .connecting(let a) = s, a > 0, m.state != s { m.reconnects += 1 }
+        if s == .connected, !m.state.isLive { m.connectedSince = m.now; m.goAwayDeadline = nil }
+        if !s.isLive, s != .closing { m.connectedSince = nil }
+        if case .closed(let f?) = s { m.lastError = f }
+        if s == .connected { m.lastError = nil }
+        m.state = s
+        m.handleHeld = held
+    case .inputTranscript(let t, let finished):
+        appendLive(&m.userEntries, turn: -1, text: t)
+        if finished, let i = m.userEntries.indices.last { m.userEntries[i].live = false }
+    case .userText:
+        break   // the assembled `.turn` shows it
+    case .outputTranscript(let t, let turn), .modelText(let t, let turn):
+        if let cut = m.interruptedTurn, turn > cut { m.interruptedTurn = nil }
+        appendLive(&m.modelEntries, turn: turn, text: t)
+    case .audio(let d, _, let turn):
+        m.receivedSamples[turn, default: 0] += d.count / 2
+    case .turn(let t):
+        switch t.role {
+        case .user:
+            if let i = m.userEntries.lastIndex(where: { $0.live || $0.turn == -1 }), m.userEntries[i].live || m.userEntries[i].turn == -1 {
+                m.userEntries[i] = TranscriptEntry(turn: t.turn, text: t.text, live: false, interrupted: false)
+            } else {
+                m.userEntries.append(TranscriptEntry(turn: t.turn, text: t.text, live: false, interrupted: false))
+            }
+        case .model:
+            if let i = m.modelEntries.lastIndex(where: { $0.turn == t.turn }) {
+                if !m.modelEntries[i].interrupted { m.modelEntries[i].text = t.text }   // keep the trimmed text
+                m.modelEntries[i].live = false
+            } else {
+                m.modelEntries.append(TranscriptEntry(turn: t.turn, text: t.text, live: false, interrupted: t.interrupted))
+            }
+        }
+    case .turnComplete(let turn, let interrupted, _):
+        if let i = m.modelEntries.lastIndex(where: { $0.turn == turn }) {
+            m.modelEntries[i].live = false
+            if interrupted { m.modelEntries[i].interrupted = true }
+        }
+    case .purge:
+        break   // the runtime follows up with `.purged` and the played sample count
+    case .tool(let a):
+        switch a {
+        case .started(let id, let name, let args, let nb):
+            m.tools.append(ToolRow(id: id, name: name, args: args.map(shortArgs) ?? "", status: .running, duration: nil,
+                                   detail: nb ? "background" : ""))
+        case .finished(let id, _, let result, let d): setTool(&m, id, .done, d, shortArgs(result))
+        case .failed(let id, _, let err, let d): setTool(&m, id, .failed, d, err)
+        case .cancelled(let id, _, let d): setTool(&m, id, .cancelled, d, "")
+        }
+    case .goAway(let left):
+        m.goAwayDeadline = m.now.addingTimeInterval(Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
+    case .warning(let w):
+        m.lastWarning = w
+    case .inputDropped(let n):
+        m.lastWarning = "input buffer full: dropped \(n) audio chunk(s)"
+    case .ended(let f):
+        if let f { m.lastError = f }
+    case .setupComplete, .generationComplete, .usage, .grounding, .voiceActivity, .replayed:
+        break
+    }
+}
+
+private func setTool(_ m: inout AppModel, _ id: String, _ s: ToolRow.Status, _ d: Duration, _ detail: String) {
+    guard let i = m.tools.lastIndex(where: { $0.id == id }) else { return }
+    m.tools[i].status = s
+    m.tools[i].duration = d
+    if !detail.isEmpty { m.tools[i].detail = detail }
+}
+
+func shortArgs(_ v: JSONValue) -> String {
+    let s = v.description
+    return s == "{}" ? "" : s
+}
+
+private func appendLive(_ entries: inout [TranscriptEntry], turn: Int, text: String) {
+    if let i = entries.indices.last, entries[i].live, entries[i].turn == turn {
+        entries[i].text += text
+    } else {
+        entries.append(TranscriptEntry(turn: turn, text: text.trimmingCharacters(in: .whitespaces), live: true, interrupted: false))
+    }
+}
+
+/// Cuts the model's turn back to the share of it that was actually played.
+private func trimInterrupted(_ m: inout AppModel, turn: Int, played: Int) {
+    guard let i = m.modelEntries.lastIndex(where: { $0.turn == turn }) else { return }
+    let received = max(1, m.receivedSamples[turn] ?? 0)
+    let share = min(1, Double(played) / Double(received))
+    let full = m.modelEntries[i].text
+    var cut = String(full.prefix(Int((Double(full.count) * share).rounded())))
+    if cut.count < full.count, let space = cut.lastIndex(of: " ") { cut = String(cut[..<space]) }
+    m.modelEntries[i].text = cut.isEmpty ? "…" : cut + " …"
+    m.modelEntries[i].interrupted = true
+    m.modelEntries[i].live = false
+}
+
+private func key(_ m: inout AppModel, _ k: Key) -> [Effect] {
+    if m.input != nil { return typing(&m, k) }
+    if m.showHelp, k != .char("q"), k != .ctrl("c") {
+        m.showHelp = false
+        return []
+    }
+    if case .release(" ") = k {
+        guard m.keyReleases, m.talking else { return [] }
+        m.talking = false
+        return [.stopTalking]
+    }
+    guard let action = Keymap.action(for: k) else { return [] }
+    switch action {
+    case .talk:
+        guard m.pushToTalk, !m.muted, m.state.isLive else { return [] }
+        if m.keyReleases {
+            guard !m.talking else { return [] }   // auto-repeat while held
+            m.talking = true
+            return [.startTalking]
+        }
+        m.talking.toggle()
+        return [m.talking ? .startTalking : .stopTalking]
+    case .mode:
+        m.pushToTalk.toggle()
+        var out: [Effect] = []
+        if m.talking { m.talking = false; out.append(.stopTalking) }
+        return out + [.switchMode(pushToTalk: m.pushToTalk)]
+    case .mute:
+        m.muted.toggle()
+        var out: [Effect] = []
+        if m.muted, m.talking { m.talking = false; out.append(.stopTalking) }
+        return out + [.setMuted(m.muted)]
+    case .reset:
+        m.interruptedTurn = nil
+        m.userEntries.removeAll()
+        m.modelEntries.removeAll()
+        m.tools.removeAll()
+        m.receivedSamples.removeAll()
+        m.scroll.removeAll()
+        m.lastError = nil
+        m.lastWarning = nil
+        m.talking = false
+        return [.reset]
+    case .connection:
+        switch m.state {
+        case .connected, .interrupted, .connecting: return [.disconnect]
+        case .disconnected, .closed: return [.connect]
+        case .closing: return []
+        }
+    case .type:
+        m.input = ""
+        return []
+    case .scrollUp: m.scroll[m.focus, default: 0] += 1
+    case .scrollDown: m.scroll[m.focus] = max(0, (m.scroll[m.focus] ?? 0) - 1)
+    case .pageUp: m.scroll[m.focus, default: 0] += 10
+    case .pageDown: m.scroll[m.focus] = max(0, (m.scroll[m.focus] ?? 0) - 10)
+    case .nextPane: m.focus = Pane(rawValue: m.focus.rawValue % Pane.allCases.count + 1) ?? .user
+    case .focus1: m.focus = .user
+    case .focus2: m.focus = .model
+    case .focus3: m.focus = .tools
+    case .focus4: m.focus = .session
+    case .quit:
+        m.quitting = true
+        return [.quit]
+    case .help:
+        m.showHelp.toggle()
+    }
+    return []
+}
+
+private func typing(_ m: inout AppModel, _ k: Key) -> [Effect] {
+    switch k {
+    case .escape:
+        m.input = nil
+    case .enter:
+        let text = (m.input ?? "").trimmingCharacters(in: .whitespaces)
+        m.input = nil
+        if !text.isEmpty { return [.sendText(text)] }
+    case .backspace:
+        if m.input?.isEmpty == false { m.input?.removeLast() }
+    case .ctrl("c"):
+        m.quitting = true
+        return [.quit]
+    case .ctrl("u"):
+        m.input = ""
+    case .char(let c):
+        m.input?.append(c)
+    default:
+        break
+    }
+    return []
+}
