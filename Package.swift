@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "LiveSessionTests", dependencies: ["LiveSession", "LiveProtocol"], swiftSettings: swift6),
         .testTarget(name: "AudioCoreTests", dependencies: ["AudioCore"], swiftSettings: swift6),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "LiveSession", "LiveProtocol", "AudioCore"],
-                    swiftSettings: swift6),
+                    exclude: ["Snapshots"], swiftSettings: swift6),
         .testTarget(name: "PulseAudioTests", dependencies: ["PulseAudio", "AudioCore", "CPulseSimple"], swiftSettings: swift6),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [

@@ -60,8 +60,10 @@ public struct AppModel: Sendable {
     public var lastError: SessionFailure?
     public var lastWarning: String?
     public var reconnects = 0
-    /// The turn cut off by the last barge-in; shown as INTERRUPTED until the next reply starts.
+    /// The turn cut off by the last barge-in, and when: INTERRUPTED shows for `interruptedShowSeconds`.
     public var interruptedTurn: Int?
+    public var interruptedAt: Date?
+    public static let interruptedShowSeconds = 2.0
 
     public var userEntries: [TranscriptEntry] = []
     public var modelEntries: [TranscriptEntry] = []
@@ -86,7 +88,9 @@ public struct AppModel: Sendable {
 
     /// The state to show: INTERRUPTED lingers until the next reply begins.
     public var shownState: SessionState {
-        if state == .connected, interruptedTurn != nil { return .interrupted }
+        if state == .connected, let at = interruptedAt, now.timeIntervalSince(at) < Self.interruptedShowSeconds {
+            return .interrupted
+        }
         return state
     }
 

@@ -19,6 +19,7 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
         return []
     case .purged(let turn, let played):
         m.interruptedTurn = turn
+        m.interruptedAt = m.now
         if let played {
             trimInterrupted(&m, turn: turn, played: played)
         } else if let i = m.modelEntries.lastIndex(where: { $0.turn == turn }) {
@@ -50,7 +51,6 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
     case .userText:
         break   // the assembled `.turn` shows it
     case .outputTranscript(let t, let turn), .modelText(let t, let turn):
-        if let cut = m.interruptedTurn, turn > cut { m.interruptedTurn = nil }
         appendLive(&m.modelEntries, turn: turn, text: t)
     case .audio(let d, _, let turn):
         m.receivedSamples[turn, default: 0] += d.count / 2
@@ -166,6 +166,7 @@ private func key(_ m: inout AppModel, _ k: Key) -> [Effect] {
         return out + [.setMuted(m.muted)]
     case .reset:
         m.interruptedTurn = nil
+        m.interruptedAt = nil
         m.userEntries.removeAll()
         m.modelEntries.removeAll()
         m.tools.removeAll()

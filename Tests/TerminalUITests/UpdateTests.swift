@@ -84,7 +84,7 @@ struct UpdateTests {
         #expect(m.shownState == .interrupted)
         feed(&m, [.turn(TranscriptTurn(role: .model, text: "one two three four", turn: 3, interrupted: true))])
         #expect(m.modelEntries.last?.text == "one …")
-        feed(&m, [.outputTranscript("Next", turn: 4)])
+        _ = update(&m, .tick(m.now.addingTimeInterval(AppModel.interruptedShowSeconds + 0.1)))
         #expect(m.shownState == .connected)
     }
 

@@ -1,0 +1,201 @@
+"""The full-screen UI driven through tmux, as a user would: keys in, screen text out."""
+import os
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import binary
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (scripts/setup installs it)")
+
+
+class Tmux:
+    def __init__(self, tmp_path, width=100, height=30, args="", env=None):
+        self.name = "lt-" + uuid.uuid4().hex[:8]
+        e = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_STATE_HOME": str(tmp_path / "s"),
+             "LANG": "C.UTF-8"}
+        if "PULSE_SERVER" in os.environ:   # tmux panes inherit the tmux server's environment, not ours
+            e["PULSE_SERVER"] = os.environ["PULSE_SERVER"]
+        e.update(env or {})
+        exports = " ".join(f"{k}={v}" for k, v in e.items())
+        unset = "-u GEMINI_API_KEY -u GOOGLE_API_KEY -u NO_COLOR"
+        cmd = (f"env {unset} {exports} {binary()} {args}; echo EXIT=$?; "
+               "stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; sleep 120")
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), cmd], check=True)
+
+    def capture(self, colors=False):
+        args = ["tmux", "capture-pane", "-p", "-t", self.name] + (["-e"] if colors else [])
+        return subprocess.run(args, capture_output=True, text=True).stdout
+
+    def wait_for(self, text, timeout=30, absent=False):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            screen = self.capture()
+            if (text in screen) != absent:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"waited {timeout}s for {'absence of ' if absent else ''}{text!r}; screen:\n{self.capture()}")
+
+    def wait_until(self, check, what, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            screen = self.capture()
+            if check(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"waited {timeout}s for {what}; screen:\n{self.capture()}")
+
+    def keys(self, *keys):
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def type(self, text):
+        self.keys("i")
+        self.keys("-l", text)
+        self.keys("Enter")
+
+    def resize(self, w, h):
+        subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", str(w), "-y", str(h)], check=True)
+
+    def pid(self):
+        """The livetalk process of this pane (the pane's shell runs it as a child)."""
+        shell = subprocess.run(["tmux", "list-panes", "-t", self.name, "-F", "#{pane_pid}"], capture_output=True, text=True).stdout.split()
+        kids = subprocess.run(["pgrep", "-P", shell[0]], capture_output=True, text=True).stdout.split()
+        return [int(p) for p in kids]
+
+    def close(self):
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def pane_text(screen, title):
+    """The text inside the left-column pane titled `title`, lines joined with spaces."""
+    lines = screen.split("\n")
+    start = next(i for i, l in enumerate(lines) if title in l)
+    out = []
+    for l in lines[start + 1:]:
+        left = l.split("││")[0] if "││" in l else l
+        if left.startswith("└"):
+            break
+        out.append(left.strip("│").strip())
+    return " ".join(x for x in out if x)
+
+
+@pytest.fixture
+def ui(tmp_path):
+    sessions = []
+    def make(**kw):
+        t = Tmux(tmp_path, **kw)
+        sessions.append(t)
+        return t
+    yield make
+    for t in sessions:
+        t.close()
+
+
+def test_conversation_tool_barge_in_reset_disconnect_quit(ui):
+    t = ui()
+    screen = t.wait_for("● CONNECTED")
+    assert "emulator" in screen.splitlines()[0]          # the status line says which endpoint
+    t.type("hello there 日本 🚀")
+    screen = t.wait_for("Hello! This is the livetalk emulator.")
+    assert "hello there 日本 🚀" in screen                 # both transcripts, wide characters aligned
+    for line in screen.splitlines()[1:-2]:
+        assert line.count("│") in (0, 2, 4), line
+
+    t.wait_for("▍", absent=True)   # the reply is complete (no live marker): typing now does not barge in
+    t.type("start timer seconds=2")
+    t.wait_for("start_timer running")
+    t.wait_for("start_timer done", timeout=40)
+    t.wait_for("The start_timer result")
+    t.wait_for("▍", absent=True)
+
+    t.type("please tell me a long long story about the sea and the ships and the sailors and the stars")
+    t.wait_for("You said: please")
+    t.type("stop")
+    screen = t.wait_for("INTERRUPTED")
+    t.wait_for("[interrupted]")
+    t.wait_for("You said: stop")
+    model = pane_text(t.capture(), "2 Model")
+    assert "[interrupted]" in model
+    if "PULSE_SERVER" in os.environ:
+        # With a speaker, the cut turn is trimmed to what was actually played.
+        assert "sailors and the stars" not in model, model
+
+    t.keys("r")
+    t.wait_for("hello there", absent=True)
+    t.wait_for("● CONNECTED")
+    t.keys("d")
+    t.wait_for("● DISCONNECTED")
+    t.keys("d")
+    t.wait_for("● CONNECTED")
+
+    t.keys("q")
+    screen = t.wait_for("EXIT=0")
+    assert "icanon echo" in screen and "-icanon" not in screen   # the terminal is back in cooked mode
+
+
+def test_resize_and_too_small(ui):
+    t = ui(width=100, height=30)
+    t.wait_for("● CONNECTED")
+    t.resize(120, 40)
+    screen = t.wait_until(lambda s: len(s.rstrip("\n").split("\n")) == 40 and s.rstrip("\n").split("\n")[-1].startswith("Space talk"),
+                          "a redraw at 120x40")
+    assert len(screen.split("\n")[1]) == 120 or "┐" in screen.split("\n")[1][100:]
+    t.resize(60, 20)
+    t.wait_for("Enlarge the terminal")
+    t.resize(80, 24)
+    t.wait_for("1 You")
+    t.keys("q")
+    t.wait_for("EXIT=0")
+
+
+def test_help_overlay_and_typing_cancel(ui):
+    t = ui()
+    t.wait_for("● CONNECTED")
+    t.keys("?")
+    t.wait_for("Keys (any key closes)")
+    t.keys("x")
+    t.wait_for("Keys (any key closes)", absent=True)
+    t.keys("i")
+    t.keys("-l", "never sent")
+    t.wait_for("> never sent")
+    t.keys("Escape")
+    t.wait_for("> never sent", absent=True)
+    t.keys("C-c")
+    t.wait_for("EXIT=0")
+
+
+def test_no_color_uses_monochrome(ui):
+    t = ui(env={"NO_COLOR": "1"})
+    t.wait_for("● CONNECTED")
+    colored = t.capture(colors=True)
+    import re
+    assert not re.search(r"\x1b\[[0-9;]*(3[0-7]|38;5|9[0-7])m", colored), "no colour escapes under NO_COLOR"
+    assert "\x1b[7m" in colored or "\x1b[1m" in colored            # bold/reverse still carry meaning
+    assert "+-" in colored or "|" in colored                        # the monochrome theme draws in ASCII
+    t.keys("q")
+    t.wait_for("EXIT=0")
+
+
+def test_sigterm_restores_the_terminal(ui):
+    t = ui()
+    t.wait_for("● CONNECTED")
+    before = set(t.pid())
+    for p in before:
+        try:
+            os.kill(p, 15)
+        except ProcessLookupError:
+            pass
+    screen = t.wait_for("EXIT=")
+    assert "EXIT=130" in screen
+    assert "icanon echo" in screen and "-icanon" not in screen
+
+
+def test_bad_theme_is_an_error_before_the_screen(ui, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[roles]\ntext = { fg = "notacolour" }\n')
+    t = ui(args=f"--theme {bad}")
+    screen = t.wait_for("EXIT=64")
+    assert f"{bad}:3: roles.text.fg: not a colour" in screen.replace("\n", "")
