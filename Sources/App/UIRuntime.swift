@@ -55,13 +55,28 @@ public final class UIRuntime: Sendable {
         })
         if let device {
             tasks.append(Task {
+                var last: (MeterReading, MeterReading)?
                 while !Task.isCancelled {
                     let (mic, spk) = device.levels()
-                    sink.yield(.levels(mic: mic, speaker: spk))
+                    if last.map({ $0.0 != mic || $0.1 != spk }) ?? true {
+                        sink.yield(.levels(mic: mic, speaker: spk))
+                        last = (mic, spk)
+                    }
                     try? await Task.sleep(for: .milliseconds(33))
                 }
             })
         }
+        // The frame clock: render at most 30 times a second, and only when something changed.
+        let (frames, frameSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        tasks.append(Task {
+            while !Task.isCancelled {
+                frameSink.yield(())
+                try? await Task.sleep(for: .milliseconds(33))
+            }
+        })
+        tasks.append(Task {
+            for await _ in frames { sink.yield(.frame) }
+        })
         let signalStream = signals
         let signalled = SignalFlag()
         tasks.append(Task {
@@ -75,9 +90,16 @@ public final class UIRuntime: Sendable {
         model.keyReleases = backend.kittyKeyboard
         await session.connect()
         backend.show(render(model))
+        var dirty = false
         loop: for await event in events {
+            if case .frame = event {
+                if dirty { backend.show(render(model)) }
+                dirty = false
+                continue
+            }
             let effects = update(&model, event)
-            backend.show(render(model))
+            if event.isVisible { dirty = true }
+            if case .key = event { backend.show(render(model)); dirty = false }   // keys answer at once
             for effect in effects {
                 if effect == .quit { break loop }
                 await perform(effect, model: model)

@@ -275,6 +275,78 @@ func benchAudio(trials: Int) async throws {
     report("audio.trials", Double(trials), "count")
 }
 
+// MARK: ui (needs tmux and, for the streaming figure, a PulseAudio server with voice_out and mic_feed)
+
+@discardableResult
+func sh(_ command: String) -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", command]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try? p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// utime + stime of a process, seconds.
+func processCPU(_ pid: String) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return .nan }
+    let f = stat[stat.index(after: close)...].split(separator: " ")
+    // fields after the command: state(0) … utime(11) stime(12)
+    return (Double(f[11]) ?? 0 + 0) / 100 + (Double(f[12]) ?? 0) / 100
+}
+
+/// Starts the full-screen client in tmux; returns the session name and the client's pid.
+func startUI(audioArgs: String) async throws -> (String, String) {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let bin = dir.appendingPathComponent("livetalk").path
+    let name = "lt-bench-\(UInt32.random(in: 0...UInt32.max))"
+    let pulse = ProcessInfo.processInfo.environment["PULSE_SERVER"]
+    let env = "env -u GEMINI_API_KEY -u GOOGLE_API_KEY LANG=C.UTF-8" + (pulse.map { " PULSE_SERVER=\($0)" } ?? "")
+    sh("tmux new-session -d -s \(name) -x 100 -y 30 'exec \(env) \(bin) --log-file /dev/null \(audioArgs)'")
+    let pid = sh("tmux list-panes -t \(name) -F '#{pane_pid}'")
+    for _ in 0..<100 where !sh("tmux capture-pane -p -t \(name)").contains("● CONNECTED") {
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    try await Task.sleep(for: .seconds(1))
+    return (name, pid)
+}
+
+func benchUI(seconds: Double) async throws {
+    // The embedded emulator runs inside the client process, so its work is counted too.
+    let (quiet, quietPid) = try await startUI(audioArgs: "--audio null")
+    var c0 = processCPU(quietPid)
+    try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+    report("ui.idle_no_audio_cpu_percent_one_core", (processCPU(quietPid) - c0) / seconds * 100, "%")
+    sh("tmux kill-session -t \(quiet)")
+    let pulse = ProcessInfo.processInfo.environment["PULSE_SERVER"]
+    guard pulse != nil else {
+        FileHandle.standardError.write(Data("livetalk-bench ui: no PULSE_SERVER, streaming figure skipped\n".utf8))
+        return
+    }
+    let (name, pid) = try await startUI(audioArgs: "--mic mic_feed.monitor --speaker voice_out")
+    defer { sh("tmux kill-session -t \(name)") }
+    c0 = processCPU(pid)
+    try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+    report("ui.idle_mic_streaming_cpu_percent_one_core", (processCPU(pid) - c0) / seconds * 100, "%")
+    // Quiet noise (≈ -55 dBFS) into the mic: streamed up, moves the meter, stays under the VAD threshold.
+    let noise = (0..<(16000 * Int(seconds + 10))).map { _ in Int16.random(in: -60...60) }
+    let wav = NSTemporaryDirectory() + "lt-noise.wav"
+    try WAVFile.encode(WAVAudio(sampleRate: 16000, samples: noise)).write(to: URL(fileURLWithPath: wav))
+    sh("(paplay -d mic_feed \(wav) >/dev/null 2>&1 &)")
+    let story = String(repeating: "the sea and the ships and the stars ", count: Int(seconds * 16 / 36) + 4)
+    sh("tmux send-keys -t \(name) i && tmux send-keys -t \(name) -l '\(story)' && tmux send-keys -t \(name) Enter")
+    try await Task.sleep(for: .seconds(1))
+    c0 = processCPU(pid)
+    try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+    report("ui.streaming_cpu_percent_one_core", (processCPU(pid) - c0) / seconds * 100, "%")
+    sh("pkill -f 'paplay -d mic_feed \(wav)'")
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 let what = args.first { !$0.hasPrefix("--") && Double($0) == nil } ?? "all"
 let seconds = args.firstIndex(of: "--seconds").flatMap { Double(args[$0 + 1]) } ?? 30
@@ -282,6 +354,7 @@ do {
     if what == "decode" || what == "all" { try benchDecode() }
     if what == "launch" || what == "all" { try benchLaunch(runs: 10) }
     if what == "stream" || what == "all" { try await benchStream(seconds: seconds) }
+    if what == "ui" || what == "all" { try await benchUI(seconds: min(seconds, 15)) }
     if what == "audio" || what == "all" {
         let trials = args.firstIndex(of: "--trials").flatMap { Int(args[$0 + 1]) } ?? 20
         try await benchAudio(trials: trials)

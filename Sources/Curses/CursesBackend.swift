@@ -21,6 +21,7 @@ public final class CursesBackend: @unchecked Sendable {
     private let lock = NSLock()
     // Guarded by `lock`:
     private var latest: Screen?
+    private var generation = 0
     private var running = true
     private var frames = 0
     private let done = DispatchSemaphore(value: 0)
@@ -50,7 +51,12 @@ public final class CursesBackend: @unchecked Sendable {
     }
 
     /// The next frame to draw (drawn within 1/30 s if it differs from the last one).
-    public func show(_ s: Screen) { lock.withLock { latest = s } }
+    public func show(_ s: Screen) {
+        lock.withLock {
+            latest = s
+            generation += 1
+        }
+    }
 
     public var framesDrawn: Int { lock.withLock { frames } }
 
@@ -77,12 +83,13 @@ public final class CursesBackend: @unchecked Sendable {
         cs_size(&rows, &cols)
         inputContinuation.yield(.resize(width: Int(cols), height: Int(rows)))
         var drawn: Screen?
+        var drawnGeneration = -1
         var decoder = KeyDecoder()
         var lastDraw = Date.distantPast
         var lastSizeCheck = Date()
         while lock.withLock({ running }) {
             var ch: UInt32 = 0
-            let r = cs_get(15, &ch)
+            let r = cs_get(30, &ch)
             if r == 1, let scalar = UnicodeScalar(ch) {
                 for k in decoder.feed(scalar) { inputContinuation.yield(.key(k)) }
             } else if r == 0 {
@@ -98,11 +105,14 @@ public final class CursesBackend: @unchecked Sendable {
                     cols = tc
                     cs_resize(rows, cols)
                     drawn = nil
+                    drawnGeneration = -1
                     inputContinuation.yield(.resize(width: Int(cols), height: Int(rows)))
                 }
             }
             guard now.timeIntervalSince(lastDraw) >= 1.0 / 30 else { continue }
-            guard let screen = lock.withLock({ latest }), screen.width == Int(cols), screen.height == Int(rows) else { continue }
+            let (next, gen) = lock.withLock { (latest, generation) }
+            guard gen != drawnGeneration, let screen = next, screen.width == Int(cols), screen.height == Int(rows) else { continue }
+            drawnGeneration = gen
             if let d = drawn, d == screen { continue }
             draw(screen, over: drawn)
             drawn = screen

@@ -111,6 +111,16 @@ public enum AppEvent: Sendable {
     case levels(mic: MeterReading, speaker: MeterReading)
     /// A barge-in purged `turn` after `playedSamples` of its audio reached the speaker (nil: no speaker).
     case purged(turn: Int, playedSamples: Int?)
+    /// Time to draw, if anything changed (the runtime's 30 Hz frame clock).
+    case frame
+
+    /// Whether the event can change what is on screen (audio chunks only count samples).
+    public var isVisible: Bool {
+        switch self {
+        case .session(.audio), .session(.usage), .session(.setupComplete), .session(.generationComplete), .frame: false
+        default: true
+        }
+    }
 }
 
 /// What the runtime must do after an update.

@@ -29,6 +29,8 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
         return []
     case .key(let k):
         return key(&m, k)
+    case .frame:
+        return []
     case .session(let e):
         session(&m, e)
         return []
