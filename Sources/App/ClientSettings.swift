@@ -121,23 +121,8 @@ public final class EmbeddedEmulator: Sendable {
 
     /// Starts on 127.0.0.1 with a free port; returns once it listens.
     public static func start(options: EmulatorOptions = EmulatorOptions()) async throws -> EmbeddedEmulator {
-        let server = EmulatorServer(options: options)
-        let (stream, cont) = AsyncStream.makeStream(of: Result<Int, any Error>.self)
-        let task = Task {
-            do {
-                try await server.run(onReady: { port in cont.yield(.success(port)) })
-            } catch {
-                cont.yield(.failure(error))
-            }
-            cont.finish()
-        }
-        for await r in stream {
-            switch r {
-            case .success(let port): return EmbeddedEmulator(port: port, server: server, task: task)
-            case .failure(let e): throw e
-            }
-        }
-        throw SettingsError.message("the embedded emulator stopped before it listened")
+        let (server, port, task) = try await EmulatorServer.start(options: options)
+        return EmbeddedEmulator(port: port, server: server, task: task)
     }
 
     public var url: String { "ws://127.0.0.1:\(port)" }

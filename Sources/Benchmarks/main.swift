@@ -328,7 +328,10 @@ func benchUI(seconds: Double) async throws {
         FileHandle.standardError.write(Data("livetalk-bench ui: no PULSE_SERVER, streaming figure skipped\n".utf8))
         return
     }
-    let (name, pid) = try await startUI(audioArgs: "--mic mic_feed.monitor --speaker voice_out")
+    // From here the emulator runs as its own process, so only the client is measured.
+    let (serve, port) = try startServe()
+    defer { serve.terminate() }
+    let (name, pid) = try await startUI(audioArgs: "--mic mic_feed.monitor --speaker voice_out --endpoint ws://127.0.0.1:\(port)")
     defer { sh("tmux kill-session -t \(name)") }
     c0 = processCPU(pid)
     try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))

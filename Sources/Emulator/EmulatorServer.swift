@@ -80,6 +80,30 @@ public final class EmulatorServer: Sendable {
         self.logger = logger
     }
 
+    /// Starts serving in a task and returns once it listens: the server, its bound port, and the task
+    /// (cancel it to stop). Used by the embedded emulator and the tests.
+    public static func start(options: EmulatorOptions, logger: Logger = Logger(label: "livetalk.emulator"))
+        async throws -> (server: EmulatorServer, port: Int, task: Task<Void, Never>)
+    {
+        let server = EmulatorServer(options: options, logger: logger)
+        let (stream, cont) = AsyncStream.makeStream(of: Result<Int, any Error>.self)
+        let task = Task {
+            do {
+                try await server.run(onReady: { cont.yield(.success($0)) })
+            } catch {
+                cont.yield(.failure(error))
+            }
+            cont.finish()
+        }
+        for await r in stream {
+            switch r {
+            case .success(let port): return (server, port, task)
+            case .failure(let e): throw e
+            }
+        }
+        throw EmulatorError.bind(host: options.host, port: options.port, reason: "the server stopped before it listened")
+    }
+
     /// Runs until the task is cancelled (or SIGINT/SIGTERM when `handleSignals`). `onReady` gets the bound port.
     public func run(handleSignals: Bool = false, onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let router = Router()

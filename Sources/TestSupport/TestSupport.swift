@@ -29,14 +29,8 @@ public final class EmulatorHarness: Sendable {
         configure(&o)
         var quiet = Logger(label: "test.emulator")
         quiet.logLevel = .critical
-        let server = EmulatorServer(options: o, logger: quiet)
-        let (stream, cont) = AsyncStream.makeStream(of: Int.self)
-        let task = Task {
-            try? await server.run(onReady: { cont.yield($0) })
-            cont.finish()
-        }
-        for await port in stream { return EmulatorHarness(server: server, port: port, task: task) }
-        throw TestTimeout(what: "the emulator to listen")
+        let (server, port, task) = try await EmulatorServer.start(options: o, logger: quiet)
+        return EmulatorHarness(server: server, port: port, task: task)
     }
 
     public var url: String { "ws://127.0.0.1:\(port)" }
