@@ -84,15 +84,23 @@ public actor AudioBridge {
 }
 
 public enum AudioSetup {
-    /// Opens the PulseAudio device for `choice`, or explains in one line why there is none.
-    public static func open(_ choice: AudioChoice, options: PulseOptions) -> (device: (any AudioDevice)?, notice: String?) {
+    /// Opens the PulseAudio device for `choice`, or explains in one line why there is none
+    /// (`notice` for a terminal line, `short` for the UI's session pane).
+    public static func open(_ choice: AudioChoice, options: PulseOptions)
+        -> (device: (any AudioDevice)?, notice: String?, short: String?)
+    {
         switch choice {
-        case .wav, .null: return (nil, nil)
+        case .wav, .null: return (nil, nil, nil)
         case .auto, .pulse:
             do {
-                return (try PulseAudioDevice(options: options), nil)
+                return (try PulseAudioDevice(options: options), nil, nil)
             } catch {
-                return (nil, "\(error.message); continuing in text")
+                let short = switch error.kind {
+                case .noServer: "audio off: no PulseAudio server (text still works)"
+                case .noSuchDevice: "audio off: no such device (see `livetalk devices`)"
+                case .other: "audio off: \(error.message)"
+                }
+                return (nil, "\(error.message); continuing in text", short)
             }
         }
     }

@@ -198,7 +198,7 @@ struct ClientOptions: ParsableArguments {
         pulse.speaker = speaker
         pulse.playbackBufferMs = playbackBufferMs
         pulse.captureEnabled = inputWav == nil && !s.pushToTalk   // line mode has no talk key: PTT is text or WAV only
-        let (device, notice) = AudioSetup.open(audio, options: pulse)
+        let (device, notice, shortNotice) = AudioSetup.open(audio, options: pulse)
         if let notice, fullScreen == nil { sayErr("livetalk: \(notice)") }
         if let pulse = device as? PulseAudioDevice {
             Task {
@@ -220,7 +220,7 @@ struct ClientOptions: ParsableArguments {
             model.endpointKind = embedded != nil ? "emulator" : ep.kind.rawValue
             model.pushToTalk = s.pushToTalk
             model.audioAvailable = bridge != nil
-            model.lastWarning = notice
+            model.lastWarning = shortNotice
             let (signals, signalSink) = AsyncStream.makeStream(of: Int32.self)
             installSignalHandlers { signalSink.yield($0) }
             let code = await UIRuntime(session: session, audio: bridge, backend: ui.backend, model: model, signals: signals).run()
