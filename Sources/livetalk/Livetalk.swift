@@ -131,7 +131,13 @@ struct ClientOptions: ParsableArguments {
         // Full screen unless --no-tui or stdin/stdout is not a terminal; a bad theme stops here, before curses.
         var fullScreen: (backend: CursesBackend, theme: Theme)?
         var chosenTheme: Theme = .monochrome
-        if !noTUI, isatty(0) == 1, isatty(1) == 1 {
+        let fileFlags = [("--transcript", transcript), ("--input-wav", inputWav), ("--output-wav", outputWav)]
+            .filter { $0.1 != nil }.map(\.0)
+        if !noTUI, isatty(0) == 1, isatty(1) == 1, !fileFlags.isEmpty {
+            // The full-screen UI does not write these files yet: never drop what the user asked for.
+            sayErr("livetalk: \(fileFlags.joined(separator: ", ")) run in line mode")
+        }
+        if !noTUI, isatty(0) == 1, isatty(1) == 1, fileFlags.isEmpty {
             do {
                 if env["NO_COLOR"].map({ !$0.isEmpty }) == true {
                     chosenTheme = (try? ThemeLoader.resolve("monochrome")) ?? .monochrome
