@@ -50,9 +50,15 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("ncursesw"), .linkedLibrary("tinfo")]),
         .target(name: "Curses", dependencies: ["CursesShim", "TerminalUI"], swiftSettings: swift6),
 
+        // Offline speech for the emulator only (PLATFORM.md §4).
+        .systemLibrary(name: "CEspeakNG", providers: [.apt(["libespeak-ng-dev"])]),
+        .systemLibrary(name: "CPocketSphinx", pkgConfig: "pocketsphinx", providers: [.apt(["libpocketsphinx-dev"])]),
+        .systemLibrary(name: "CSpeexDSP", providers: [.apt(["libspeexdsp-dev"])]),
+        .target(name: "Speech", dependencies: ["CEspeakNG", "CPocketSphinx", "CSpeexDSP"], swiftSettings: swift6),
+
         // ── composition ──
         .target(name: "Emulator", dependencies: [
-            "LiveProtocol", "AudioCore",
+            "LiveProtocol", "AudioCore", "Speech",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -88,6 +94,7 @@ let package = Package(
                     exclude: ["Snapshots"], swiftSettings: swift6),
         .testTarget(name: "PulseAudioTests", dependencies: ["PulseAudio", "AudioCore", "CPulseSimple"], swiftSettings: swift6),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol"], swiftSettings: swift6),
+        .testTarget(name: "SpeechTests", dependencies: ["Speech", "AudioCore"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [
             "TestSupport", "LiveSession", "LiveProtocol", "Emulator", "WebSocketTransport", "App", "AudioCore",
         ], swiftSettings: swift6),

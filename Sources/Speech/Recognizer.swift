@@ -1,0 +1,301 @@
+import CPocketSphinx
+import Foundation
+
+/// What the recogniser made of one utterance, and why.
+public struct Recognition: Sendable, Hashable {
+    public enum Source: String, Sendable { case grammar, languageModel = "language model", none }
+    /// Lower-case words; empty when no words were recognised (`source == .none`).
+    public var text: String
+    public var source: Source
+    public var grammarHypothesis: String?
+    public var languageModelHypothesis: String?
+    /// Path scores per frame (log domain; higher is better).
+    public var grammarScore: Double?
+    public var languageModelScore: Double?
+}
+
+/// One pocketsphinx 0.8 decoder. Not thread-safe: a `Listener` uses it from its own queue, and
+/// the pool hands each decoder to one listener at a time.
+final class SphinxDecoder {
+    enum Kind: Sendable { case grammar, languageModel }
+    let kind: Kind
+    private let ps: OpaquePointer
+    private var grammar: PhraseGrammar?
+
+    init(kind: Kind, model: String) throws {
+        self.kind = kind
+        guard FileManager.default.fileExists(atPath: "\(model)/en-us/mdef") else {
+            throw SpeechError.recognizerUnavailable("no acoustic model at \(model)/en-us")
+        }
+        var argv = ["-hmm", "\(model)/en-us", "-dict", "\(model)/cmudict-en-us.dict",
+                    "-logfn", "/dev/null", "-samprate", "16000"]
+        switch kind {
+        case .languageModel:
+            argv += ["-lm", "\(model)/en-us.lm.bin"]
+        case .grammar:
+            // Synthetic speech falls off the default beams before the grammar's end state;
+            // wide beams cost little on a small grammar. Fillers make short phrases worse.
+            argv += ["-beam", "1e-100", "-pbeam", "1e-100", "-wbeam", "1e-80", "-fsgusefiller", "no"]
+        }
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+        defer { cargs.forEach { free($0) } }
+        guard let config = cmd_ln_parse_r(nil, ps_args(), Int32(cargs.count), &cargs, 1),
+              let ps = ps_init(config) else {
+            throw SpeechError.recognizerUnavailable("ps_init failed for \(model)")
+        }
+        cmd_ln_free_r(config)
+        self.ps = ps
+    }
+
+    deinit { ps_free(ps) }
+
+    func isKnown(_ word: String) -> Bool {
+        guard let p = ps_lookup_word(ps, word) else { return false }
+        free(p)
+        return true
+    }
+
+    /// Selects `grammar` (compiled once per decoder while it stays the same). False when no
+    /// phrase of it is usable.
+    func use(_ g: PhraseGrammar) -> Bool {
+        if grammar == g { return true }
+        guard let source = g.jsgf(isKnown: isKnown), ps_set_jsgf_string(ps, "agent", source) == 0 else {
+            grammar = nil
+            return false
+        }
+        grammar = g
+        return ps_set_search(ps, "agent") == 0
+    }
+
+    func start() { ps_start_utt(ps) }
+
+    func process(_ samples: [Int16]) {
+        samples.withUnsafeBufferPointer { _ = ps_process_raw(ps, $0.baseAddress, $0.count, 0, 0) }
+    }
+
+    func hypothesis() -> (text: String?, perFrame: Double?) {
+        var score: Int32 = 0
+        guard let h = ps_get_hyp(ps, &score) else { return (nil, nil) }
+        let text = String(cString: h)
+        let frames = ps_get_n_frames(ps)
+        return (text.isEmpty ? nil : text, frames > 0 ? Double(score) / Double(frames) : nil)
+    }
+
+    func end() -> (text: String?, perFrame: Double?) {
+        ps_end_utt(ps)
+        return hypothesis()
+    }
+}
+
+/// Decoders are expensive to make (~300 ms, tens of MB), so they are kept and reused.
+public final class RecognizerPool: @unchecked Sendable {
+    public static let shared = RecognizerPool()
+    public static let defaultModel = "/usr/share/pocketsphinx/model/en-us"
+
+    public let model: String
+    private let lock = NSLock()
+    private var idle: [SphinxDecoder] = []
+    private var failure: SpeechError?
+
+    public init(model: String = RecognizerPool.defaultModel) {
+        self.model = model
+    }
+
+    /// Makes one decoder of each kind now, so the first utterance does not wait; throws when
+    /// pocketsphinx cannot start (missing model).
+    public func prepare() throws {
+        let g = try checkout(.grammar)
+        let l = try checkout(.languageModel)
+        checkin(g)
+        checkin(l)
+    }
+
+    func checkout(_ kind: SphinxDecoder.Kind) throws -> SphinxDecoder {
+        lock.lock()
+        if let failure { lock.unlock(); throw failure }
+        if let i = idle.firstIndex(where: { $0.kind == kind }) {
+            let d = idle.remove(at: i)
+            lock.unlock()
+            return d
+        }
+        lock.unlock()
+        do {
+            return try SphinxDecoder(kind: kind, model: model)
+        } catch let e as SpeechError {
+            lock.lock(); failure = e; lock.unlock()
+            throw e
+        }
+    }
+
+    func checkin(_ d: SphinxDecoder) {
+        lock.lock()
+        idle.append(d)
+        lock.unlock()
+    }
+}
+
+/// Recognises one utterance while it is spoken: 16 kHz audio goes in as it arrives, partial
+/// words come out, `finish` gives the result.
+///
+/// Two searches run side by side on the audio: a JSGF grammar of the phrases the agent knows
+/// (reliable, but it forces every sound onto some phrase) and the generic English language
+/// model (open vocabulary, weak on synthetic speech). The result:
+/// * no words from the language model (pocketsphinx heard no speech in it) → no words;
+/// * else the grammar's phrase when its path score per frame is within `tolerance` of the
+///   language model's (an out-of-grammar sentence scores clearly worse in the grammar);
+/// * else the language model's words. For "repeat after me …" the language model's words are
+///   used when it also heard "repeat after me", since the grammar's word loop is too narrow.
+/// Partial words are those both searches agree on so far, excluding each one's last word.
+public final class Listener: @unchecked Sendable {
+    public static let tolerance = 2.0
+
+    private let queue = DispatchQueue(label: "livetalk.listener")
+    private let pool: RecognizerPool
+    private let grammar: PhraseGrammar?
+    private let onPartial: @Sendable (String) -> Void
+    // Touched only on `queue`.
+    private var grammarDecoder: SphinxDecoder?
+    private var lmDecoder: SphinxDecoder?
+    private var started = false
+    private var failed = false
+    private var sinceCheck = 0
+    private var emitted: [String] = []
+    private var finished = false
+
+    public init(grammar: PhraseGrammar?, pool: RecognizerPool = .shared,
+                onPartial: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.grammar = grammar
+        self.pool = pool
+        self.onPartial = onPartial
+    }
+
+    /// 16 kHz mono samples of the utterance, in order.
+    public func feed(_ samples: [Int16]) {
+        queue.async { self.process(samples) }
+    }
+
+    /// Ends the utterance. The text still to append to the partial words already reported is
+    /// `remainder` (with a leading space when something was reported).
+    public func finish() async -> (recognition: Recognition, remainder: String) {
+        await withCheckedContinuation { c in
+            queue.async { c.resume(returning: self.complete()) }
+        }
+    }
+
+    /// Drops the utterance (barge-in by a newer one, connection closed).
+    public func cancel() {
+        queue.async {
+            guard !self.finished else { return }
+            self.finished = true
+            _ = self.grammarDecoder?.end()
+            _ = self.lmDecoder?.end()
+            self.release()
+        }
+    }
+
+    private func startIfNeeded() {
+        guard !started else { return }
+        started = true
+        do {
+            let l = try pool.checkout(.languageModel)
+            lmDecoder = l
+            l.start()
+            if let grammar {
+                let g = try pool.checkout(.grammar)
+                if g.use(grammar) {
+                    grammarDecoder = g
+                    g.start()
+                } else {
+                    pool.checkin(g)
+                }
+            }
+        } catch {
+            failed = true
+            release()
+        }
+    }
+
+    private func process(_ samples: [Int16]) {
+        guard !finished else { return }
+        startIfNeeded()
+        guard !failed else { return }
+        grammarDecoder?.process(samples)
+        lmDecoder?.process(samples)
+        sinceCheck += samples.count
+        if sinceCheck >= 4000 {   // every 250 ms
+            sinceCheck = 0
+            reportPartial()
+        }
+    }
+
+    private func reportPartial() {
+        guard let l = lmDecoder?.hypothesis().text else { return }
+        let lw = l.split(separator: " ").map(String.init).dropLast()
+        let gw = (grammarDecoder?.hypothesis().text).map { $0.split(separator: " ").map(String.init).dropLast() } ?? []
+        let agreed = zip(lw, gw).prefix { $0 == $1 }.map(\.0)
+        guard agreed.count > emitted.count, Array(agreed.prefix(emitted.count)) == emitted else { return }
+        let new = agreed[emitted.count...]
+        onPartial((emitted.isEmpty ? "" : " ") + new.joined(separator: " "))
+        emitted = Array(agreed)
+    }
+
+    private func complete() -> (Recognition, String) {
+        guard !finished else { return (Recognition(text: "", source: .none), "") }
+        startIfNeeded()
+        finished = true
+        let g = grammarDecoder?.end() ?? (nil, nil)
+        let l = lmDecoder?.end() ?? (nil, nil)
+        release()
+        let r = Self.decide(grammar: g, languageModel: l)
+        let words = r.text.split(separator: " ").map(String.init)
+        let common = zip(words, emitted).prefix { $0 == $1 }.count
+        let rest = words[common...].joined(separator: " ")
+        return (r, rest.isEmpty ? "" : (common == 0 && emitted.isEmpty ? "" : " ") + rest)
+    }
+
+    private func release() {
+        if let g = grammarDecoder { pool.checkin(g) }
+        if let l = lmDecoder { pool.checkin(l) }
+        grammarDecoder = nil
+        lmDecoder = nil
+    }
+
+    static func clean(_ s: String?) -> String? {
+        // The language model marks fillers like <sil> or [NOISE] and alternates like word(2).
+        guard let s else { return nil }
+        let words = s.split(separator: " ").filter { !$0.hasPrefix("<") && !$0.hasPrefix("[") }
+            .map { w in w.firstIndex(of: "(").map { String(w[..<$0]) } ?? String(w) }
+        return words.isEmpty ? nil : words.joined(separator: " ")
+    }
+
+    static func decide(grammar g: (text: String?, perFrame: Double?),
+                       languageModel l: (text: String?, perFrame: Double?)) -> Recognition {
+        let gt = clean(g.text), lt = clean(l.text)
+        var r = Recognition(text: "", source: .none, grammarHypothesis: gt, languageModelHypothesis: lt,
+                            grammarScore: g.perFrame, languageModelScore: l.perFrame)
+        guard let lt else { return r }
+        if let gt, let gs = g.perFrame, let ls = l.perFrame, gs >= ls - tolerance {
+            let repeatPrefix = "repeat after me "
+            if gt.hasPrefix(repeatPrefix), lt.hasPrefix(repeatPrefix) {
+                r.text = lt
+                r.source = .languageModel
+            } else {
+                r.text = gt
+                r.source = .grammar
+            }
+        } else {
+            r.text = lt
+            r.source = .languageModel
+        }
+        return r
+    }
+
+    /// Recognises a whole recording (16 kHz) at once: tests, benchmarks, `livetalk serve --transcribe`.
+    public static func recognize(_ samples: [Int16], grammar: PhraseGrammar?, pool: RecognizerPool = .shared) async -> Recognition {
+        let l = Listener(grammar: grammar, pool: pool)
+        for start in stride(from: 0, to: samples.count, by: 1600) {
+            l.feed(Array(samples[start..<min(start + 1600, samples.count)]))
+        }
+        return await l.finish().recognition
+    }
+}

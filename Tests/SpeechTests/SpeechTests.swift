@@ -1,0 +1,115 @@
+import AudioCore
+import Foundation
+import Testing
+@testable import Speech
+
+/// espeak-ng, speexdsp and pocketsphinx on this machine (the packages scripts/setup installs).
+@Suite struct SpeechTests {
+    static let userVoice = EspeakVoice(name: "en-us", rate: 150)
+
+    /// 16 kHz audio of `text` spoken by espeak-ng, padded with 0.3 s of silence each side.
+    static func recording(_ text: String, voice: EspeakVoice = userVoice) async throws -> [Int16] {
+        let spoken = try await Synthesizer.shared.speak(text, voice: voice, rate: 16000)
+        let pad = [Int16](repeating: 0, count: 4800)
+        return pad + spoken.samples + pad
+    }
+
+    @Test func synthesisIsSpeechAt24kHzWithWordTimes() async throws {
+        let s = try await Synthesizer.shared.speak("Hello there, how are you today?", voice: VoiceMap.voice(name: nil, languageCode: nil))
+        #expect(s.rate == 24000)
+        #expect(s.seconds > 1.0 && s.seconds < 4.0, "\(s.seconds) s")
+        #expect(s.words.map(\.text) == ["Hello", " there,", " how", " are", " you", " today?"])
+        let starts = s.words.map(\.startSample)
+        #expect(starts == starts.sorted())
+        #expect(Set(starts).count == starts.count, "every word has its own start: \(starts)")
+        #expect(starts.last! < s.samples.count)
+        let level = Level.measure(s.samples)
+        #expect(level.rmsDBFS > -30, "audible: \(level.rmsDBFS) dBFS")
+    }
+
+    @Test func resamplerKeepsPitchAndLength() {
+        let tone = ToneGenerator.sine(frequency: 440, seconds: 1, rate: 22050, amplitude: 0.5)
+        let out = SpeexResample.convert(tone, from: 22050, to: 24000)
+        #expect(out.count == 24000)
+        var crossings = 0
+        for i in 2401..<21600 where (out[i - 1] < 0) != (out[i] < 0) { crossings += 1 }
+        let f = Double(crossings) / 2 / (19200.0 / 24000.0)
+        #expect(abs(f - 440) < 5, "\(f) Hz")
+    }
+
+    @Test func voiceMapping() {
+        #expect(VoiceMap.voice(name: "Puck", languageCode: nil).name == "en-us+m3")
+        #expect(VoiceMap.voice(name: "kore", languageCode: "en-GB").name == "en-gb+f2")
+        #expect(VoiceMap.voice(name: nil, languageCode: "de-DE").name == "de+m3")
+        let a = VoiceMap.voice(name: "Sulafat", languageCode: nil)
+        #expect(a.name.hasPrefix("en-us+f"))
+        #expect(a == VoiceMap.voice(name: "Sulafat", languageCode: "en-US"), "stable")
+        #expect(VoiceMap.voice(name: "Enceladus", languageCode: nil).name.hasPrefix("en-us+m"))
+    }
+
+    @Test func differentVoicesSoundDifferent() async throws {
+        let a = try await Synthesizer.shared.speak("good morning", voice: VoiceMap.voice(name: "Puck", languageCode: nil))
+        let b = try await Synthesizer.shared.speak("good morning", voice: VoiceMap.voice(name: "Kore", languageCode: nil))
+        #expect(a.samples != b.samples)
+    }
+
+    static let grammar = PhraseGrammar(
+        phrases: ["hello", "what time is it", "what can you do", "my name is <name>", "what is my name",
+                  "what is the weather in <city>", "repeat after me <word>+", "flibbertigibbetxq"],
+        slots: ["name": ["alice", "bob", "carol"], "city": ["paris", "london", "berlin"],
+                "word": ["the", "sky", "is", "blue", "red", "house"]])
+
+    @Test func grammarDropsUnknownWords() {
+        let src = Self.grammar.jsgf { $0 != "flibbertigibbetxq" }!
+        #expect(src.contains("public <utterance> = hello | what time is it"))
+        #expect(!src.contains("flibbertigibbetxq"))
+        #expect(src.contains("<city> = berlin | london | paris ;"))
+        #expect(PhraseGrammar(phrases: ["zzz"]).jsgf { _ in false } == nil)
+    }
+
+    @Test(arguments: ["what time is it", "what can you do", "what is the weather in paris", "my name is bob"])
+    func recognisesAgentPhrases(_ phrase: String) async throws {
+        let audio = try await Self.recording(phrase)
+        let r = await Listener.recognize(audio, grammar: Self.grammar)
+        #expect(r.text == phrase, "\(r)")
+        #expect(r.source == .grammar)
+    }
+
+    @Test func outOfGrammarSpeechFallsBackToTheLanguageModel() async throws {
+        // The generic model is weak on synthetic speech (README "Emulator speech"), so only the
+        // choice is checked: the grammar's forced guess is not taken.
+        for sentence in ["please call my mother", "turn on the kitchen lights"] {
+            let audio = try await Self.recording(sentence)
+            let r = await Listener.recognize(audio, grammar: Self.grammar)
+            #expect(r.source == .languageModel, "\(r)")
+            #expect(!r.text.isEmpty && r.text != r.grammarHypothesis, "\(r)")
+        }
+    }
+
+    @Test func toneAndSilenceAreNotWords() async {
+        let tone = ToneGenerator.sine(frequency: 300, seconds: 1, rate: 16000, amplitude: 0.3)
+        let r = await Listener.recognize(tone, grammar: Self.grammar)
+        #expect(r.source == .none, "\(r)")
+        #expect(r.text.isEmpty)
+        let silence = await Listener.recognize([Int16](repeating: 0, count: 16000), grammar: Self.grammar)
+        #expect(silence.source == .none)
+    }
+
+    @Test func partialWordsArriveWhileSpeaking() async throws {
+        let audio = try await Self.recording("what is the weather in london")
+        let partials = PartialLog()
+        let l = Listener(grammar: Self.grammar) { partials.append($0) }
+        for start in stride(from: 0, to: audio.count, by: 320) { l.feed(Array(audio[start..<min(start + 320, audio.count)])) }
+        let (r, remainder) = await l.finish()
+        #expect(r.text == "what is the weather in london")
+        #expect(!partials.all.isEmpty, "words arrive before the end")
+        #expect(partials.all.joined() + remainder == r.text, "partials \(partials.all) + \(remainder)")
+    }
+}
+
+final class PartialLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    func append(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
+}
