@@ -79,6 +79,7 @@ let package = Package(
         ], swiftSettings: swift6),
         .executableTarget(name: "Benchmarks", dependencies: [
             "App", "Emulator", "LiveProtocol", "LiveSession", "WebSocketTransport", "PulseAudio", "AudioCore", "CPulseSimple",
+            "Speech",
         ], swiftSettings: swift6),
         .target(name: "TestSupport", dependencies: [
             "LiveProtocol", "LiveSession", "Emulator", "WebSocketTransport",
@@ -96,7 +97,7 @@ let package = Package(
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol"], swiftSettings: swift6),
         .testTarget(name: "SpeechTests", dependencies: ["Speech", "AudioCore"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "TestSupport", "LiveSession", "LiveProtocol", "Emulator", "WebSocketTransport", "App", "AudioCore",
+            "TestSupport", "LiveSession", "LiveProtocol", "Emulator", "WebSocketTransport", "App", "AudioCore", "Speech",
         ], swiftSettings: swift6),
     ]
 )

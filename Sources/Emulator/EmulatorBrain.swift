@@ -1,6 +1,7 @@
 import AudioCore
 import Foundation
 import LiveProtocol
+import Speech
 
 /// Where a brain's output goes: a WebSocket in the server, a collector in tests.
 public protocol EmulatorOutput: Sendable {
@@ -59,6 +60,18 @@ public actor EmulatorBrain {
     private var vad: EnergyVAD?
     private var activityOpen = false
     private var utteranceSamples = 0
+    /// The last 300 ms before speech starts: the VAD commits a start after the first voiced frames.
+    private var preRoll: [Int16] = []
+    private static let preRollSamples = 4800
+    /// The utterance being recognised, and the task relaying its partial words in order.
+    private struct Hearing {
+        let listener: Listener
+        let partials: AsyncStream<String>.Continuation
+        let relay: Task<Void, Never>
+    }
+    private var hearing: Hearing?
+    private var grammar = PhraseGrammar(phrases: [])
+    private var voice = VoiceMap.voice(name: nil, languageCode: nil)
     private var timers: [Task<Void, Never>] = []
 
     enum PendingInput: Sendable {
@@ -123,6 +136,7 @@ public actor EmulatorBrain {
             if let si = u.systemInstruction { s.systemInstruction = si }
             if let t = u.tools { s.tools = t.tools }
             self.setup = s
+            grammar = OfflineAgent.grammar(declarations: s.functionDeclarations)
         case .unknown:
             break   // a message from a newer client: ignored, as the real service ignores unknown fields
         }
@@ -131,6 +145,7 @@ public actor EmulatorBrain {
     /// The connection ended: stop generating; keep the resumption store as it is.
     public func connectionClosed() {
         closed = true
+        dropHearing()
         generationTask?.cancel()
         for t in timers { t.cancel() }
         for (_, call) in pendingCalls { call.waiter?.resume(returning: nil) }
@@ -185,6 +200,9 @@ public actor EmulatorBrain {
         }
         await shared.count { $0.setups += 1 }
         setup = s
+        grammar = OfflineAgent.grammar(declarations: s.functionDeclarations)
+        let speech = s.generationConfig?.speechConfig
+        voice = VoiceMap.voice(name: speech?.voiceName, languageCode: speech?.languageCode)
         if s.automaticActivityDetection {
             let aad = s.realtimeInputConfig?.automaticActivityDetection
             vad = EnergyVAD(highStartSensitivity: aad?.startOfSpeechSensitivity != .low,
@@ -269,6 +287,7 @@ public actor EmulatorBrain {
             if r.activityStart != nil {
                 activityOpen = true
                 utteranceSamples = 0
+                beginHearing()
                 await bargeIn()
             }
             if r.activityEnd != nil, activityOpen {
@@ -281,11 +300,18 @@ public actor EmulatorBrain {
             var samples = PCM.samples(blob.data)
             if rate != 16000 { samples = Resampler.resample(samples, from: rate, to: 16000) }
             if vad != nil {
+                if let hearing {
+                    hearing.listener.feed(samples)
+                } else {
+                    preRoll.append(contentsOf: samples)
+                    if preRoll.count > Self.preRollSamples { preRoll.removeFirst(preRoll.count - Self.preRollSamples) }
+                }
                 let events = vad!.process(samples)
                 if vad!.inSpeech { utteranceSamples += samples.count }
                 for e in events { await vadEvent(e) }
             } else if activityOpen {
                 utteranceSamples += samples.count
+                hearing?.listener.feed(samples)
             }
         }
         if r.audioStreamEnd == true, vad != nil {
@@ -297,16 +323,58 @@ public actor EmulatorBrain {
         switch e {
         case .speechStarted:
             utteranceSamples = 0
+            beginHearing()
+            hearing?.listener.feed(preRoll)
+            preRoll = []
             await bargeIn()
         case .speechEnded(let seconds):
             await utteranceEnded(seconds: seconds)
         }
     }
 
+    /// Starts recognising an utterance (pocketsphinx; nothing with `--speech tones`).
+    private func beginHearing() {
+        dropHearing()
+        guard options.speech == .espeak else { return }
+        let (stream, continuation) = AsyncStream<String>.makeStream()
+        let listener = Listener(grammar: grammar) { continuation.yield($0) }
+        let relay = Task { [weak self] in
+            for await piece in stream { await self?.partialInput(piece) }
+        }
+        hearing = Hearing(listener: listener, partials: continuation, relay: relay)
+    }
+
+    private func dropHearing() {
+        guard let h = hearing else { return }
+        hearing = nil
+        h.listener.cancel()
+        h.partials.finish()
+        h.relay.cancel()
+    }
+
+    private func partialInput(_ piece: String) async {
+        guard setup?.inputAudioTranscription != nil else { return }
+        await emit(.serverContent(ServerContent(inputTranscription: Transcription(text: piece))))
+    }
+
+    /// The utterance ended: its words (or, when none were recognised, "[speech 1.2 s]") are the
+    /// user's turn; the rest of the input transcription goes out, marked finished.
     private func utteranceEnded(seconds: Double) async {
-        let text = String(format: "[speech %.1f s]", seconds)
+        var text = String(format: "[speech %.1f s]", seconds)
+        var lastPiece = text
+        if let h = hearing {
+            hearing = nil
+            let (recognition, remainder) = await h.listener.finish()
+            h.partials.finish()
+            await h.relay.value   // every partial is out before the final piece
+            if !recognition.text.isEmpty {
+                text = recognition.text
+                lastPiece = remainder
+            }
+            await shared.count { $0.utterancesRecognised += recognition.text.isEmpty ? 0 : 1 }
+        }
         if setup?.inputAudioTranscription != nil {
-            await emit(.serverContent(ServerContent(inputTranscription: Transcription(text: text, finished: true))))
+            await emit(.serverContent(ServerContent(inputTranscription: Transcription(text: lastPiece, finished: true))))
         }
         await userInput(text, alreadyInterrupted: true)
     }
@@ -395,7 +463,7 @@ public actor EmulatorBrain {
                 }
             }
             reply = OfflineAgent.reply(to: text, history: history.dropLast(), toolResults: results,
-                                       startedInBackground: background)
+                                       startedInBackground: background, declarations: setup.functionDeclarations)
         case .toolResult(let name, let result):
             reply = OfflineAgent.toolSentence(name: name, result: result)
         }
@@ -451,7 +519,14 @@ public actor EmulatorBrain {
             }
             return g == generation
         }
-        let audio = PlaceholderVoice.render(text, rate: 24000, charactersPerSecond: options.charactersPerSecond)
+        var spoken: SpokenText?
+        if options.speech == .espeak {
+            spoken = try? await Synthesizer.shared.speak(text, voice: voice, rate: 24000)
+            guard g == generation else { return false }
+        }
+        let voiced = spoken ?? PlaceholderVoice.render(text, rate: 24000, charactersPerSecond: options.charactersPerSecond)
+        let audio = voiced.samples
+        let spokenWords = voiced.words
         let chunk = 24000 * options.chunkMilliseconds / 1000
         let chunks = stride(from: 0, to: audio.count, by: chunk).map { Array(audio[$0..<min($0 + chunk, audio.count)]) }
         let wantTranscript = setup.outputAudioTranscription != nil
@@ -473,12 +548,13 @@ public actor EmulatorBrain {
                 Part(inlineData: Blob(mimeType: Blob.pcm24kMime, data: PCM.data(c))),
             ]))), generation: g)
             if wantTranscript {
-                let due = Int((Double(i + 1) / Double(chunks.count) * Double(words.count)).rounded(.up))
-                if due > wordIndex {
-                    let piece = words[wordIndex..<min(due, words.count)].joined(separator: " ")
-                    await emit(.serverContent(ServerContent(outputTranscription: Transcription(
-                        text: (wordIndex == 0 ? "" : " ") + piece))), generation: g)
-                    wordIndex = min(due, words.count)
+                // The words whose sound starts in this chunk (the last chunk carries any rest).
+                let end = i == chunks.count - 1 ? Int.max : (i + 1) * chunk
+                let due = spokenWords[wordIndex...].prefix { $0.startSample < end }.count
+                if due > 0 {
+                    let piece = spokenWords[wordIndex..<(wordIndex + due)].map(\.text).joined()
+                    await emit(.serverContent(ServerContent(outputTranscription: Transcription(text: piece))), generation: g)
+                    wordIndex += due
                 }
             }
             let next = start + .milliseconds(options.chunkMilliseconds * (i + 1))
@@ -544,17 +620,19 @@ public actor EmulatorBrain {
     }
 }
 
-/// The placeholder voice until real speech synthesis: one pitched, enveloped burst per syllable,
-/// pauses between words — clearly audible and as long as the text would take to say.
+/// The voice of `--speech tones` (and the fallback when espeak-ng cannot start): one pitched,
+/// enveloped burst per word, pauses between words — audible and as long as the text would take to say.
 public enum PlaceholderVoice {
-    public static func render(_ text: String, rate: Int, charactersPerSecond: Double) -> [Int16] {
+    public static func render(_ text: String, rate: Int, charactersPerSecond: Double) -> SpokenText {
         var out: [Int16] = []
+        var words: [SpokenWord] = []
         let pitches: [Double] = [220, 247, 262, 294, 330]
         for (i, word) in text.split(separator: " ").enumerated() {
+            words.append(SpokenWord(text: (i == 0 ? "" : " ") + word, startSample: out.count))
             let seconds = max(0.12, Double(word.count) / charactersPerSecond)
             out += ToneGenerator.syllable(frequency: pitches[(i + word.count) % pitches.count], seconds: seconds, rate: rate)
             out += [Int16](repeating: 0, count: Int(Double(rate) / charactersPerSecond))
         }
-        return out
+        return SpokenText(samples: out, rate: rate, words: words)
     }
 }

@@ -14,9 +14,11 @@ public struct EmulatorOptions: Sendable {
     public var requireKey: String?
     public var connectionLifetime: Duration = .seconds(600)
     public var goAwayBefore: Duration = .seconds(60)
+    /// How the emulator speaks and listens.
+    public var speech: EmulatorSpeech = .espeak
     /// Length of one audio chunk of a reply.
     public var chunkMilliseconds: Int = 40
-    /// Speed of the placeholder voice, characters per second.
+    /// Speed of the tone voice (`--speech tones`), characters per second.
     public var charactersPerSecond: Double = 16
     public var faults = FaultPlan()
 
@@ -46,4 +48,11 @@ public struct FaultPlan: Sendable, Hashable {
     public init() {}
 
     public var isEmpty: Bool { self == FaultPlan() }
+}
+
+/// `espeak`: espeak-ng speaks the replies and pocketsphinx transcribes the user's speech.
+/// `tones`: a tone per word and "[speech 1.2 s]" for any sound (no speech libraries used).
+public enum EmulatorSpeech: String, Sendable, CaseIterable {
+    case espeak
+    case tones
 }

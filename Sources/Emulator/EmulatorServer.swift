@@ -6,6 +6,7 @@ import HTTPTypes
 import HummingbirdWebSocket
 import LiveProtocol
 import Logging
+import Speech
 import NIOCore
 import NIOSSL
 import NIOWebSocket
@@ -80,6 +81,20 @@ public final class EmulatorServer: Sendable {
         self.logger = logger
     }
 
+    /// Starts espeak-ng and one pair of pocketsphinx decoders in the background, so the first
+    /// reply and the first utterance do not wait for them; says once if either cannot start
+    /// (the emulator then speaks in tones / transcribes as "[speech N s]").
+    static func warmUpSpeech(logger: Logger) {
+        Task.detached(priority: .utility) {
+            do { try await Synthesizer.shared.prepare() } catch {
+                logger.warning("\(error): replies are tones")
+            }
+            do { try RecognizerPool.shared.prepare() } catch {
+                logger.warning("\(error): speech is transcribed as [speech N s]")
+            }
+        }
+    }
+
     /// Starts serving in a task and returns once it listens: the server, its bound port, and the task
     /// (cancel it to stop). Used by the embedded emulator and the tests.
     public static func start(options: EmulatorOptions, logger: Logger = Logger(label: "livetalk.emulator"))
@@ -106,6 +121,7 @@ public final class EmulatorServer: Sendable {
 
     /// Runs until the task is cancelled (or SIGINT/SIGTERM when `handleSignals`). `onReady` gets the bound port.
     public func run(handleSignals: Bool = false, onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        if options.speech == .espeak { Self.warmUpSpeech(logger: logger) }
         let router = Router()
         router.get("health") { _, _ in "ok" }
         let state = self.state

@@ -23,6 +23,8 @@ public actor EmulatorState {
         public var connections = 0
         public var setups = 0
         public var resumes = 0
+        /// Utterances pocketsphinx found words in.
+        public var utterancesRecognised = 0
         public var goAwaysSent = 0
         public var lifetimeCloses = 0
         public var faultsFired: [String] = []

@@ -1,5 +1,6 @@
 import Foundation
 import LiveProtocol
+import Speech
 
 /// One remembered turn of an emulated conversation.
 public struct HistoryEntry: Sendable, Hashable {
@@ -24,11 +25,36 @@ public enum OfflineAgent {
     public static func matchTools(_ text: String, declarations: [FunctionDeclaration]) -> [(FunctionDeclaration, JSONValue)] {
         let words = normalize(text)
         let args = arguments(in: text)
-        return declarations.compactMap { d in
+        var out: [(FunctionDeclaration, JSONValue)] = declarations.compactMap { d in
             let name = normalize(d.name)
             guard !name.isEmpty, (" " + words + " ").contains(" " + name + " ") else { return nil }
             return (d, .object(args))
         }
+        // "what is the weather in Paris" calls a declared weather function with the place.
+        if out.isEmpty, let place = weatherPlace(in: text),
+           let d = declarations.first(where: { $0.name.lowercased().contains("weather") }) {
+            var a = args
+            a[placeParameter(of: d)] = .string(place)
+            out.append((d, .object(a)))
+        }
+        return out
+    }
+
+    /// "Paris" from "what is the weather (like) in paris".
+    static func weatherPlace(in text: String) -> String? {
+        let lower = normalize(text)
+        guard let w = lower.range(of: "weather"), let r = lower.range(of: " in ", range: w.upperBound..<lower.endIndex) else { return nil }
+        let place = lower[r.upperBound...].split(separator: " ").prefix(3).map { $0.prefix(1).uppercased() + $0.dropFirst() }
+        return place.isEmpty ? nil : place.joined(separator: " ")
+    }
+
+    /// The parameter a place goes into: `location`, `city` or `place` when declared, else the
+    /// first string parameter, else `location`.
+    static func placeParameter(of d: FunctionDeclaration) -> String {
+        let props = (d.parameters ?? d.parametersJsonSchema)?["properties"]
+        guard case .object(let o)? = props else { return "location" }
+        for k in ["location", "city", "place"] where o[k] != nil { return k }
+        return o.keys.sorted().first { o[$0]?["type"]?.stringValue?.lowercased() == "string" } ?? "location"
     }
 
     /// `key=value` and `key="quoted value"` words.
@@ -61,14 +87,54 @@ public enum OfflineAgent {
         return String(mapped).split(separator: " ").joined(separator: " ")
     }
 
+    // MARK: what it understands
+
+    static let greetings = ["hello", "hi", "hey", "hello there", "good morning", "good afternoon", "good evening"]
+    // Small slots on purpose: every alternative is one more way to mishear (README "Emulator speech").
+    static let names = ["alice", "bob", "carol", "david", "emma", "frank", "grace", "henry", "jack", "kate",
+                        "lucy", "mary", "paul", "peter", "sam", "tom"]
+    static let cities = ["berlin", "london", "madrid", "paris", "rome", "sydney", "tokyo", "vienna"]
+    static let repeatWords = ["a", "and", "blue", "cat", "day", "dog", "good", "green", "happy", "house", "i", "is",
+                              "it", "like", "love", "my", "nice", "red", "sky", "sun", "the", "this", "tree",
+                              "very", "you"]
+    static let nameQuestions = ["what is my name", "whats my name", "do you know my name", "tell me my name"]
+
+    /// The phrases the recogniser listens for in a session with these declared functions
+    /// (their names, underscores read as spaces, are phrases too).
+    public static func grammar(declarations: [FunctionDeclaration]) -> PhraseGrammar {
+        var phrases = greetings + ["what time is it", "what is the time", "what can you do", "help",
+                                   "my name is <name>", "hello my name is <name>", "what is my name",
+                                   "do you know my name", "tell me my name",
+                                   "repeat after me <word>+", "what is the weather in <city>",
+                                   "what is the weather like in <city>"]
+        phrases += declarations.map { normalize($0.name) }
+        return PhraseGrammar(phrases: phrases, slots: ["name": names, "city": cities, "word": repeatWords])
+    }
+
+    /// Said to "what can you do".
+    public static func capabilities(declarations: [FunctionDeclaration]) -> String {
+        var s = "You can say hello, ask what time it is, tell me your name and later ask if I know it, "
+            + "say repeat after me followed by some words, or ask what the weather is in a city."
+        let tools = declarations.map { normalize($0.name) }
+        if !tools.isEmpty { s += " You can also name a tool: " + tools.joined(separator: ", ") + "." }
+        return s
+    }
+
+    // MARK: replies
+
     /// The reply to a user turn, given what came before and the results of tools it called.
+    /// Rules, first match wins (README "Offline agent"): my name is …; what is my name; sound
+    /// without words ("[speech 1.2 s]"); tool results; greetings; what time is it; what can you
+    /// do; repeat after me …; the weather without a weather tool; anything else → "I heard: …".
     public static func reply(to text: String, history: [HistoryEntry], toolResults: [(String, JSONValue)] = [],
-                             startedInBackground: [String] = []) -> String {
+                             startedInBackground: [String] = [], declarations: [FunctionDeclaration] = [],
+                             now: Date = Date(), timeZone: TimeZone = .current) -> String {
         var parts: [String] = []
         let lower = normalize(text)
+        let padded = " " + lower + " "
         if let name = statedName(in: text) {
             parts.append("Nice to meet you, \(name).")
-        } else if lower.contains("what is my name") || lower.contains("whats my name") {
+        } else if nameQuestions.contains(where: { lower.contains($0) }) {
             if let name = history.reversed().lazy.filter({ $0.role == .user }).compactMap({ statedName(in: $0.text) }).first {
                 parts.append("Your name is \(name).")
             } else {
@@ -77,10 +143,23 @@ public enum OfflineAgent {
         } else if text.hasPrefix("[speech ") {
             parts.append("I heard \(text.dropFirst(8).dropLast()) of speech.")
         } else if toolResults.isEmpty && startedInBackground.isEmpty {
-            if ["hello", "hi", "hey"].contains(where: { lower.hasPrefix($0) }) {
-                parts.append("Hello! This is the livetalk emulator.")
+            if greetings.contains(where: { lower == $0 || lower.hasPrefix($0 + " ") }) {
+                parts.append("Hello! I am the offline emulator. How can I help?")
+            } else if padded.contains(" what time is it ") || padded.contains(" what is the time ") {
+                let f = DateFormatter()
+                f.locale = Locale(identifier: "en_US_POSIX")
+                f.timeZone = timeZone
+                f.dateFormat = "h:mm a"
+                parts.append("It is \(f.string(from: now)).")
+            } else if padded.contains(" what can you do ") || lower == "help" {
+                parts.append(capabilities(declarations: declarations))
+            } else if let r = lower.range(of: "repeat after me") {
+                let rest = lower[r.upperBound...].trimmingCharacters(in: .whitespaces)
+                parts.append(rest.isEmpty ? "Say repeat after me, then the words." : rest.prefix(1).uppercased() + rest.dropFirst() + ".")
+            } else if padded.contains(" weather ") {
+                parts.append("I cannot look up the weather: this session declares no weather tool.")
             } else {
-                parts.append("You said: \(text.trimmingCharacters(in: .whitespaces))")
+                parts.append("I heard: \(text.trimmingCharacters(in: .whitespaces))")
             }
         }
         for (name, result) in toolResults { parts.append(toolSentence(name: name, result: result)) }
@@ -112,7 +191,7 @@ public enum OfflineAgent {
         guard let r = lower.range(of: "my name is ") else { return nil }
         let rest = text[r.upperBound...]
         let name = rest.prefix { $0.isLetter || $0 == " " || $0 == "-" || $0 == "'" }
-            .split(separator: " ").prefix(3).joined(separator: " ")
+            .split(separator: " ").prefix(3).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: " ")
         return name.isEmpty ? nil : name
     }
 }

@@ -20,15 +20,17 @@ final class SphinxDecoder {
     enum Kind: Sendable { case grammar, languageModel }
     let kind: Kind
     private let ps: OpaquePointer
-    private var grammar: PhraseGrammar?
+    /// Grammars compiled on this decoder, by search name. A search is never replaced: pocketsphinx
+    /// 0.8 frees the old search while it may still be current.
+    private var searches: [PhraseGrammar: String] = [:]
 
     init(kind: Kind, model: String) throws {
         self.kind = kind
         guard FileManager.default.fileExists(atPath: "\(model)/en-us/mdef") else {
             throw SpeechError.recognizerUnavailable("no acoustic model at \(model)/en-us")
         }
-        var argv = ["-hmm", "\(model)/en-us", "-dict", "\(model)/cmudict-en-us.dict",
-                    "-logfn", "/dev/null", "-samprate", "16000"]
+        _ = Self.quiet
+        var argv = ["-hmm", "\(model)/en-us", "-dict", "\(model)/cmudict-en-us.dict", "-samprate", "16000"]
         switch kind {
         case .languageModel:
             argv += ["-lm", "\(model)/en-us.lm.bin"]
@@ -45,9 +47,15 @@ final class SphinxDecoder {
         }
         cmd_ln_free_r(config)
         self.ps = ps
+
     }
 
     deinit { ps_free(ps) }
+
+    /// pocketsphinx logs a lot to one process-wide log file. `-logfn` would reopen that file on
+    /// every decoder made, under the feet of decoders logging on other threads (a crash), so
+    /// logging is switched off once, before the first decoder.
+    private static let quiet: Void = err_set_logfp(nil)
 
     func isKnown(_ word: String) -> Bool {
         guard let p = ps_lookup_word(ps, word) else { return false }
@@ -58,13 +66,11 @@ final class SphinxDecoder {
     /// Selects `grammar` (compiled once per decoder while it stays the same). False when no
     /// phrase of it is usable.
     func use(_ g: PhraseGrammar) -> Bool {
-        if grammar == g { return true }
-        guard let source = g.jsgf(isKnown: isKnown), ps_set_jsgf_string(ps, "agent", source) == 0 else {
-            grammar = nil
-            return false
-        }
-        grammar = g
-        return ps_set_search(ps, "agent") == 0
+        if let name = searches[g] { return ps_set_search(ps, name) == 0 }
+        let name = "agent\(searches.count)"
+        guard let source = g.jsgf(isKnown: isKnown), ps_set_jsgf_string(ps, name, source) == 0 else { return false }
+        searches[g] = name
+        return ps_set_search(ps, name) == 0
     }
 
     func start() { ps_start_utt(ps) }
@@ -87,38 +93,41 @@ final class SphinxDecoder {
     }
 }
 
-/// Decoders are expensive to make (~300 ms, tens of MB), so they are kept and reused.
+/// Hands out decoders. Each utterance gets decoders that never heard anything before: pocketsphinx
+/// carries state (cepstral mean, noise estimate) from one utterance to the next, and the emulator
+/// must hear the same recording the same way every time. Making a decoder takes a few hundred ms,
+/// so one spare of each kind is made ahead of time, in the background, and replaced when taken.
 public final class RecognizerPool: @unchecked Sendable {
     public static let shared = RecognizerPool()
     public static let defaultModel = "/usr/share/pocketsphinx/model/en-us"
 
     public let model: String
     private let lock = NSLock()
-    private var idle: [SphinxDecoder] = []
+    private var spares: [SphinxDecoder] = []
+    private var making: Set<SphinxDecoder.Kind> = []
     private var failure: SpeechError?
+    private let maker = DispatchQueue(label: "livetalk.decoders", attributes: .concurrent)
 
     public init(model: String = RecognizerPool.defaultModel) {
         self.model = model
     }
 
-    /// Makes one decoder of each kind now, so the first utterance does not wait; throws when
-    /// pocketsphinx cannot start (missing model).
+    /// Makes the spares now, so the first utterance does not wait; throws when pocketsphinx cannot
+    /// start (missing model).
     public func prepare() throws {
-        let g = try checkout(.grammar)
-        let l = try checkout(.languageModel)
-        checkin(g)
-        checkin(l)
+        for kind in [SphinxDecoder.Kind.grammar, .languageModel] {
+            let d = try SphinxDecoder(kind: kind, model: model)
+            lock.lock(); spares.append(d); lock.unlock()
+        }
     }
 
     func checkout(_ kind: SphinxDecoder.Kind) throws -> SphinxDecoder {
         lock.lock()
         if let failure { lock.unlock(); throw failure }
-        if let i = idle.firstIndex(where: { $0.kind == kind }) {
-            let d = idle.remove(at: i)
-            lock.unlock()
-            return d
-        }
+        let spare = spares.firstIndex(where: { $0.kind == kind }).map { spares.remove(at: $0) }
         lock.unlock()
+        defer { replenish(kind) }
+        if let spare { return spare }
         do {
             return try SphinxDecoder(kind: kind, model: model)
         } catch let e as SpeechError {
@@ -127,10 +136,22 @@ public final class RecognizerPool: @unchecked Sendable {
         }
     }
 
-    func checkin(_ d: SphinxDecoder) {
+    /// A used decoder is not reused (see the type's comment).
+    func checkin(_ d: SphinxDecoder) {}
+
+    private func replenish(_ kind: SphinxDecoder.Kind) {
         lock.lock()
-        idle.append(d)
+        let needed = !making.contains(kind) && !spares.contains { $0.kind == kind }
+        if needed { making.insert(kind) }
         lock.unlock()
+        guard needed else { return }
+        maker.async {
+            let d = try? SphinxDecoder(kind: kind, model: self.model)
+            self.lock.lock()
+            if let d { self.spares.append(d) }
+            self.making.remove(kind)
+            self.lock.unlock()
+        }
     }
 }
 
@@ -290,7 +311,7 @@ public final class Listener: @unchecked Sendable {
         return r
     }
 
-    /// Recognises a whole recording (16 kHz) at once: tests, benchmarks, `livetalk serve --transcribe`.
+    /// Recognises a whole recording (16 kHz) at once: tests and benchmarks.
     public static func recognize(_ samples: [Int16], grammar: PhraseGrammar?, pool: RecognizerPool = .shared) async -> Recognition {
         let l = Listener(grammar: grammar, pool: pool)
         for start in stride(from: 0, to: samples.count, by: 1600) {

@@ -6,6 +6,10 @@ import Foundation
 public struct SpokenWord: Sendable, Hashable {
     public var text: String
     public var startSample: Int
+    public init(text: String, startSample: Int) {
+        self.text = text
+        self.startSample = startSample
+    }
 }
 
 /// Speech audio with its words.
@@ -13,6 +17,11 @@ public struct SpokenText: Sendable {
     public var samples: [Int16]
     public var rate: Int
     public var words: [SpokenWord]
+    public init(samples: [Int16], rate: Int, words: [SpokenWord]) {
+        self.samples = samples
+        self.rate = rate
+        self.words = words
+    }
     public var seconds: Double { Double(samples.count) / Double(rate) }
 }
 

@@ -272,11 +272,19 @@ struct Serve: AsyncParsableCommand {
             (repeated slashes are collapsed, as the official SDK sends //ws/…), and
             POST /v1alpha/auth_tokens to mint ephemeral tokens.
 
-            REPLIES  Text turns get a streamed reply: 24 kHz PCM in ~40 ms chunks paced in real time (a \
-            placeholder voice), output transcription, text parts in TEXT modality. Audio is cut into turns \
-            by an energy VAD that honours the setup's sensitivity, prefix padding and silence duration, or \
-            by activityStart/activityEnd when automatic detection is disabled. User activity during a reply \
-            interrupts it unless activityHandling is NO_INTERRUPTION.
+            REPLIES  Every turn gets a streamed reply: 24 kHz PCM in ~40 ms chunks paced in real time, \
+            spoken by espeak-ng in the voice the setup names (Puck, Kore, … mapped to espeak-ng variants), \
+            with output transcription that follows the words as they are spoken; text parts in TEXT \
+            modality. Audio is cut into turns by an energy VAD that honours the setup's sensitivity, prefix \
+            padding and silence duration, or by activityStart/activityEnd when automatic detection is \
+            disabled; pocketsphinx transcribes each turn (partial words while the user speaks). Sound \
+            without recognisable words becomes "[speech 1.2 s]". User activity during a reply interrupts \
+            it unless activityHandling is NO_INTERRUPTION. --speech tones replaces both with tones.
+
+            AGENT  It answers: hello (and other greetings); what time is it; what can you do (lists these); \
+            my name is … / what is my name (kept across resumption); repeat after me …; what is the weather \
+            in <city> (calls a declared function whose name contains "weather", the city in its location \
+            parameter); anything else: "I heard: …".
 
             TOOLS  A user turn calls a declared function when its words contain the function's name, with \
             underscores read as spaces: "please get current time" calls get_current_time. Arguments come \
@@ -284,8 +292,6 @@ struct Serve: AsyncParsableCommand {
             their type): "start timer seconds=2". BLOCKING calls are awaited, then the reply uses the result; \
             NON_BLOCKING calls let the reply go on, and their result is spoken per its scheduling \
             (SILENT, WHEN_IDLE, INTERRUPT). An interruption cancels pending calls (toolCallCancellation).
-
-            MEMORY  "my name is Ada" … "what is my name" works across turns and across resumption.
 
             KEYS  --require-key takes the key from LIVETALK_SERVE_KEY (or GEMINI_API_KEY), never argv. \
             A missing key closes with 1008, a wrong one with 1008 "API key not valid".
@@ -306,9 +312,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Fault: send one message of about this many bytes after setupComplete.") var faultOversizeBytes: Int?
     @Option(help: "Fault: close with this code after setupComplete (see --fault-close-after-ms).") var faultCloseCode: UInt16?
     @Option(help: "Fault: delay before --fault-close-code.") var faultCloseAfterMs: Int = 0
+    @Option(help: "espeak (espeak-ng voice, pocketsphinx transcription) or tones (no speech libraries).")
+    var speech: String = "espeak"
     @Option(help: "Log level on stderr.") var logLevel: String = "info"
 
     func validate() throws {
+        guard EmulatorSpeech(rawValue: speech) != nil else { throw ValidationError("--speech \(speech): use espeak or tones") }
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port): use 0–65535") }
         guard connectionLifetime > 0, goAwayBefore >= 0, goAwayBefore <= connectionLifetime else {
             throw ValidationError("--connection-lifetime must be > 0 and --go-away-before between 0 and it")
@@ -323,6 +332,7 @@ struct Serve: AsyncParsableCommand {
         o.port = port
         o.tlsCertFile = tlsCert
         o.tlsKeyFile = tlsKey
+        o.speech = EmulatorSpeech(rawValue: speech) ?? .espeak
         if requireKey {
             let env = ProcessInfo.processInfo.environment
             guard let key = env["LIVETALK_SERVE_KEY"] ?? env["GEMINI_API_KEY"], !key.isEmpty else {

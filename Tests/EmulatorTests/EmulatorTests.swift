@@ -155,7 +155,7 @@ struct BrainTests {
         #expect(!contents.contains { $0.interrupted == true })
         #expect(contents.filter { $0.turnComplete == true }.count == 2)
         let said = contents.compactMap { $0.outputTranscription?.text }.joined()
-        #expect(said == "Hello! This is the livetalk emulator.Nice to meet you, Ada.")
+        #expect(said == "Hello! I am the offline emulator. How can I help?Nice to meet you, Ada.")
         await b.connectionClosed()
     }
 }

@@ -29,7 +29,7 @@ struct SessionEmulatorTests {
         await s.sendText("hello emulator")
         try await r.wait(for: "a completed turn") { $0.completedTurns == 1 }
         let ev = await r.events
-        #expect(ev.turns.map(\.text) == ["hello emulator", "Hello! This is the livetalk emulator."])
+        #expect(ev.turns.map(\.text) == ["hello emulator", "Hello! I am the offline emulator. How can I help?"])
         let audio = ev.compactMap { if case .audio(let d, let rate, let t) = $0 { (d.count, rate, t) } else { nil } }
         #expect(audio.count > 5)
         #expect(audio.allSatisfy { $0.1 == 24000 && $0.2 == 1 && $0.0 <= 24000 * 2 * 40 / 1000 })
@@ -86,7 +86,7 @@ struct SessionEmulatorTests {
         #expect(ev[purge...].allSatisfy { if case .outputTranscript(_, 1) = $0 { false } else { true } })
         #expect(ev.contains { if case .turnComplete(1, true, _) = $0 { true } else { false } })
         #expect(ev.contains { if case .state(.interrupted, _) = $0 { true } else { false } })
-        #expect(ev.modelTurns.last?.text == "You said: stop")
+        #expect(ev.modelTurns.last?.text == "I heard: stop")
         #expect(ev.modelTurns.first?.interrupted == true)
         await s.quit()
     }
@@ -136,10 +136,10 @@ struct SessionEmulatorTests {
         await s.sendText("never mind")
         try await r.wait(for: "the cancellation") { ev in ev.tools.contains { if case .cancelled = $0 { true } else { false } } }
         await gate.open()
-        try await r.wait(for: "the next reply") { $0.modelTurns.last?.text == "You said: never mind" }
+        try await r.wait(for: "the next reply") { $0.modelTurns.last?.text == "I heard: never mind" }
         // Messages arrive in order: a late response would have been counted before the text was answered.
         await s.sendText("hello")
-        try await r.wait(for: "one more reply") { $0.modelTurns.last?.text == "Hello! This is the livetalk emulator." }
+        try await r.wait(for: "one more reply") { $0.modelTurns.last?.text == "Hello! I am the offline emulator. How can I help?" }
         let stats = await h.stats
         #expect(stats.cancellationsSent == 1)
         #expect(stats.lateToolResponses == 0)

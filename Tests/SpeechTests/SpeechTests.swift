@@ -5,7 +5,7 @@ import Testing
 
 /// espeak-ng, speexdsp and pocketsphinx on this machine (the packages scripts/setup installs).
 @Suite struct SpeechTests {
-    static let userVoice = EspeakVoice(name: "en-us", rate: 150)
+    static let userVoice = EspeakVoice(name: "en-us+f2", rate: 160)
 
     /// 16 kHz audio of `text` spoken by espeak-ng, padded with 0.3 s of silence each side.
     static func recording(_ text: String, voice: EspeakVoice = userVoice) async throws -> [Int16] {
@@ -113,3 +113,5 @@ final class PartialLog: @unchecked Sendable {
     func append(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
     var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
 }
+
+

@@ -33,7 +33,7 @@ def test_reply_is_heard_at_the_speaker_monitor(tmp_path):
         rec.terminate()
     raw = rec.stdout.read()
     assert p.returncode == 0, p.stderr
-    assert "model> Hello! This is the livetalk emulator." in p.stdout
+    assert "model> Hello! I am the offline emulator. How can I help?" in p.stdout
     # Split into 50 ms windows; the reply (~2 s of placeholder voice) must be audible in many of them.
     win = 1600
     loud = sum(1 for i in range(0, len(raw) - win, win) if rms_dbfs(raw[i:i + win]) > -40)
@@ -75,11 +75,11 @@ def test_unknown_speaker_is_one_line_and_text_goes_on(tmp_path):
     p = run(["--no-tui", "--speaker", "no_such_sink"], stdin="hello\n", home=tmp_path)
     assert p.returncode == 0
     assert 'no PulseAudio sink named "no_such_sink": see `livetalk devices`; continuing in text' in p.stderr
-    assert "model> Hello! This is the livetalk emulator." in p.stdout
+    assert "model> Hello! I am the offline emulator. How can I help?" in p.stdout
 
 
 def test_no_server_is_one_line_and_text_goes_on(tmp_path):
     p = run(["--no-tui"], stdin="hello\n", env={"PULSE_SERVER": "unix:/nonexistent/native"}, home=tmp_path)
     assert p.returncode == 0
     assert "no PulseAudio server at unix:/nonexistent/native: start one, or use --audio wav|null; continuing in text" in p.stderr
-    assert "model> Hello! This is the livetalk emulator." in p.stdout
+    assert "model> Hello! I am the offline emulator. How can I help?" in p.stdout

@@ -120,7 +120,7 @@ def test_wrong_key_never_shows_the_key(tmp_path, serve_factory):
     for text in (p.stdout, p.stderr, log):
         assert SECRET not in text
     ok = run(["--no-tui", "--endpoint", server.ws_url], stdin="hi\n", env={"GEMINI_API_KEY": "the-right-key"}, home=tmp_path)
-    assert ok.returncode == 0 and "model> Hello! This is the livetalk emulator." in ok.stdout
+    assert ok.returncode == 0 and "model> Hello! I am the offline emulator. How can I help?" in ok.stdout
 
 
 def test_unknown_model_gives_headline_and_hint(tmp_path, serve_factory):

@@ -59,7 +59,7 @@ def test_text_turn(tls_server, certs):
             await s.send_realtime_input(text="hello from the sdk")
             return await collect_turn(s)
     out = asyncio.run(go())
-    assert out["text"] == "Hello! This is the livetalk emulator."
+    assert out["text"] == "Hello! I am the offline emulator. How can I help?"
 
 
 def test_audio_turn_with_server_vad(tls_server, certs):
@@ -165,7 +165,7 @@ def test_wrong_key_is_1008(serve_factory, certs):
         asyncio.run(go("wrong-key"))
     assert e.value.code == 1008
     assert "API key not valid" in str(e.value)
-    assert asyncio.run(go("right-key"))["text"] == "Hello! This is the livetalk emulator."
+    assert asyncio.run(go("right-key"))["text"] == "Hello! I am the offline emulator. How can I help?"
 
 
 def test_ephemeral_token(serve_factory, certs, monkeypatch):

@@ -99,7 +99,7 @@ def test_conversation_tool_barge_in_reset_disconnect_quit(ui):
     screen = t.wait_for("● CONNECTED")
     assert "emulator" in screen.splitlines()[0]          # the status line says which endpoint
     t.type("hello there 日本 🚀")
-    screen = t.wait_for("Hello! This is the livetalk emulator.")
+    screen = t.wait_for("Hello! I am the offline emulator. How can I help?")
     assert "hello there 日本 🚀" in screen                 # both transcripts, wide characters aligned
     for line in screen.splitlines()[1:-2]:
         assert line.count("│") in (0, 2, 4), line
@@ -112,11 +112,11 @@ def test_conversation_tool_barge_in_reset_disconnect_quit(ui):
     t.wait_for("▍", absent=True)
 
     t.type("please tell me a long long story about the sea and the ships and the sailors and the stars")
-    t.wait_for("You said: please")
+    t.wait_for("I heard: please")
     t.type("stop")
     screen = t.wait_for("INTERRUPTED")
     t.wait_for("[interrupted]")
-    t.wait_for("You said: stop")
+    t.wait_for("I heard: stop")
     model = pane_text(t.capture(), "2 Model")
     assert "[interrupted]" in model
     if "PULSE_SERVER" in os.environ:
