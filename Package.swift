@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "LiveSession", "LiveProtocol", "AudioCore"],
                     exclude: ["Snapshots"], swiftSettings: swift6),
         .testTarget(name: "PulseAudioTests", dependencies: ["PulseAudio", "AudioCore", "CPulseSimple"], swiftSettings: swift6),
-        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol"], swiftSettings: swift6),
+        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol", "Speech"], swiftSettings: swift6),
         .testTarget(name: "SpeechTests", dependencies: ["Speech", "AudioCore"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [
             "TestSupport", "LiveSession", "LiveProtocol", "Emulator", "WebSocketTransport", "App", "AudioCore", "Speech",

@@ -25,17 +25,22 @@ public enum OfflineAgent {
     public static func matchTools(_ text: String, declarations: [FunctionDeclaration]) -> [(FunctionDeclaration, JSONValue)] {
         let words = normalize(text)
         let args = arguments(in: text)
+        let place = weatherPlace(in: text)
+        func withPlace(_ d: FunctionDeclaration) -> JSONValue {
+            var a = args
+            if let place, d.name.lowercased().contains("weather"), a[placeParameter(of: d)] == nil {
+                a[placeParameter(of: d)] = .string(place)
+            }
+            return .object(a)
+        }
         var out: [(FunctionDeclaration, JSONValue)] = declarations.compactMap { d in
             let name = normalize(d.name)
             guard !name.isEmpty, (" " + words + " ").contains(" " + name + " ") else { return nil }
-            return (d, .object(args))
+            return (d, withPlace(d))
         }
         // "what is the weather in Paris" calls a declared weather function with the place.
-        if out.isEmpty, let place = weatherPlace(in: text),
-           let d = declarations.first(where: { $0.name.lowercased().contains("weather") }) {
-            var a = args
-            a[placeParameter(of: d)] = .string(place)
-            out.append((d, .object(a)))
+        if out.isEmpty, place != nil, let d = declarations.first(where: { $0.name.lowercased().contains("weather") }) {
+            out.append((d, withPlace(d)))
         }
         return out
     }

@@ -1,5 +1,6 @@
 import Foundation
 import LiveProtocol
+import Speech
 import Testing
 @testable import Emulator
 
@@ -46,6 +47,42 @@ struct OfflineAgentTests {
         #expect(OfflineAgent.reply(to: "what is my name", history: []) == "You have not told me your name yet.")
         #expect(OfflineAgent.reply(to: "[speech 1.2 s]", history: []) == "I heard 1.2 s of speech.")
         #expect(OfflineAgent.reply(to: "x", history: [], toolResults: [("f", ["error": "boom"])]) == "f failed: boom.")
+        #expect(OfflineAgent.reply(to: "do you know my name", history: h) == "Your name is Ada Lovelace.")
+    }
+
+    @Test func rules() {
+        let noon = Date(timeIntervalSince1970: 1_700_000_000)   // 22:13:20 UTC
+        let utc = TimeZone(identifier: "UTC")!
+        #expect(OfflineAgent.reply(to: "hello there", history: []) == "Hello! I am the offline emulator. How can I help?")
+        #expect(OfflineAgent.reply(to: "good morning", history: []).hasPrefix("Hello!"))
+        #expect(OfflineAgent.reply(to: "what time is it", history: [], now: noon, timeZone: utc) == "It is 10:13 PM.")
+        #expect(OfflineAgent.reply(to: "repeat after me the sky is blue", history: []) == "The sky is blue.")
+        #expect(OfflineAgent.reply(to: "repeat after me", history: []) == "Say repeat after me, then the words.")
+        #expect(OfflineAgent.reply(to: "what is the weather in paris", history: []) ==
+                "I cannot look up the weather: this session declares no weather tool.")
+        #expect(OfflineAgent.reply(to: "open the pod bay doors", history: []) == "I heard: open the pod bay doors")
+        let can = OfflineAgent.reply(to: "what can you do", history: [], declarations: decls)
+        #expect(can.contains("ask what time it is") && can.contains("You can also name a tool: get weather, book ticket, get."))
+        #expect(OfflineAgent.reply(to: "my name is bob", history: []) == "Nice to meet you, Bob.")
+    }
+
+    @Test func weatherPhraseCallsTheWeatherToolWithThePlace() {
+        let schema: JSONValue = ["type": "OBJECT", "properties": ["city": ["type": "STRING"], "days": ["type": "INTEGER"]]]
+        let d = [FunctionDeclaration(name: "lookup_weather", parameters: schema)]
+        let m = OfflineAgent.matchTools("what is the weather like in new york", declarations: d)
+        #expect(m.map(\.0.name) == ["lookup_weather"])
+        #expect(m.first?.1 == ["city": "New York"])
+        #expect(OfflineAgent.matchTools("what is the weather in Rome", declarations: [FunctionDeclaration(name: "weather")]).first?.1
+                == ["location": "Rome"])
+        #expect(OfflineAgent.matchTools("what is the weather in Rome", declarations: [FunctionDeclaration(name: "get_time")]).isEmpty)
+    }
+
+    @Test func grammarHasTheRulesAndTheDeclaredTools() throws {
+        let src = try #require(OfflineAgent.grammar(declarations: decls).jsgf { _ in true })
+        for phrase in ["what time is it", "what can you do", "my name is <name>", "do you know my name",
+                       "repeat after me <word>+", "what is the weather in <city>", "get weather", "book ticket"] {
+            #expect(src.contains(phrase), "\(phrase)")
+        }
     }
 }
 
