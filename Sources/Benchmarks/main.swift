@@ -476,7 +476,8 @@ func benchEmulator(trials: Int, maxSessions: Int) async throws {
         print("# heard: \"\(heard)\"")
     }
 
-    // Concurrency: N sessions each speak and hear a reply at once (starts spread over 1 s).
+    // Concurrency: N sessions each speak and hear a reply at once (starts spread over 1 s); each
+    // session talks twice and the second turn is measured, once the emulator has seen the load.
     // Behind real time: a reply's audio takes > 5 % (+100 ms) longer to arrive than it lasts,
     // or a first reply byte comes > 1 s after the end of speech.
     var held = 0
@@ -489,6 +490,7 @@ func benchEmulator(trials: Int, maxSessions: Int) async throws {
             for (i, c) in clients.enumerated() {
                 g.addTask {
                     try await Task.sleep(for: .milliseconds(1000 * i / count))
+                    _ = try await c.turn(question, pushToTalk: false)   // warm-up: the pool learns the load
                     return try await c.turn(question, pushToTalk: false)
                 }
             }

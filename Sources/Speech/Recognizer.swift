@@ -95,8 +95,9 @@ final class SphinxDecoder {
 
 /// Hands out decoders. Each utterance gets decoders that never heard anything before: pocketsphinx
 /// carries state (cepstral mean, noise estimate) from one utterance to the next, and the emulator
-/// must hear the same recording the same way every time. Making a decoder takes a few hundred ms,
-/// so one spare of each kind is made ahead of time, in the background, and replaced when taken.
+/// must hear the same recording the same way every time. Making a decoder takes 0.1 s (grammar)
+/// to 0.3 s (language model) of CPU, so spares are made ahead of time, in the background: as many
+/// of each kind as were in use at once lately (at least one, at most `maxSpares`).
 public final class RecognizerPool: @unchecked Sendable {
     public static let shared = RecognizerPool()
     public static let defaultModel = "/usr/share/pocketsphinx/model/en-us"
@@ -104,7 +105,10 @@ public final class RecognizerPool: @unchecked Sendable {
     public let model: String
     private let lock = NSLock()
     private var spares: [SphinxDecoder] = []
-    private var making: Set<SphinxDecoder.Kind> = []
+    private var making: [SphinxDecoder.Kind: Int] = [:]
+    private var inUse: [SphinxDecoder.Kind: Int] = [:]
+    private var wanted: [SphinxDecoder.Kind: Int] = [:]
+    public static let maxSpares = 8
     private var failure: SpeechError?
     private let maker = DispatchQueue(label: "livetalk.decoders", attributes: .concurrent)
 
@@ -125,6 +129,8 @@ public final class RecognizerPool: @unchecked Sendable {
         lock.lock()
         if let failure { lock.unlock(); throw failure }
         let spare = spares.firstIndex(where: { $0.kind == kind }).map { spares.remove(at: $0) }
+        inUse[kind, default: 0] += 1
+        wanted[kind] = min(Self.maxSpares, max(wanted[kind] ?? 1, inUse[kind]!))
         lock.unlock()
         defer { replenish(kind) }
         if let spare { return spare }
@@ -137,20 +143,26 @@ public final class RecognizerPool: @unchecked Sendable {
     }
 
     /// A used decoder is not reused (see the type's comment).
-    func checkin(_ d: SphinxDecoder) {}
+    func checkin(_ d: SphinxDecoder) {
+        lock.lock()
+        inUse[d.kind, default: 1] -= 1
+        lock.unlock()
+    }
 
     private func replenish(_ kind: SphinxDecoder.Kind) {
         lock.lock()
-        let needed = !making.contains(kind) && !spares.contains { $0.kind == kind }
-        if needed { making.insert(kind) }
+        let have = spares.filter { $0.kind == kind }.count + (making[kind] ?? 0)
+        let needed = max(0, (wanted[kind] ?? 1) - have)
+        making[kind, default: 0] += needed
         lock.unlock()
-        guard needed else { return }
-        maker.async {
-            let d = try? SphinxDecoder(kind: kind, model: self.model)
-            self.lock.lock()
-            if let d { self.spares.append(d) }
-            self.making.remove(kind)
-            self.lock.unlock()
+        for _ in 0..<needed {
+            maker.async {
+                let d = try? SphinxDecoder(kind: kind, model: self.model)
+                self.lock.lock()
+                if let d { self.spares.append(d) }
+                self.making[kind, default: 1] -= 1
+                self.lock.unlock()
+            }
         }
     }
 }
