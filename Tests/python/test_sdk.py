@@ -79,6 +79,44 @@ def test_audio_turn_with_server_vad(tls_server, certs):
     assert out["audio"] > 24000  # at least half a second of 24 kHz PCM16
 
 
+def espeak_pcm16k(text):
+    """16 kHz PCM16 of espeak-ng saying `text` (22.05 kHz WAV, resampled linearly here)."""
+    import subprocess, tempfile, wave
+    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
+        subprocess.run(["espeak-ng", "-v", "en-us+f2", "-s", "160", "-w", f.name, text], check=True)
+        with wave.open(f.name) as w:
+            rate, raw = w.getframerate(), w.readframes(w.getnframes())
+    src = struct.unpack(f"<{len(raw) // 2}h", raw)
+    n = int(len(src) * 16000 / rate)
+    out = []
+    for i in range(n):
+        x = i * rate / 16000
+        j = int(x)
+        a, b = src[min(j, len(src) - 1)], src[min(j + 1, len(src) - 1)]
+        out.append(int(a + (b - a) * (x - j)))
+    return struct.pack(f"<{n}h", *out)
+
+
+def test_spoken_question_gets_transcribed_and_answered(tls_server, certs):
+    """Real words both ways: the emulator transcribes the SDK's audio and speaks its answer."""
+    async def go():
+        c = client(tls_server, certs)
+        cfg = types.LiveConnectConfig(response_modalities=["AUDIO"],
+                                      speech_config=types.SpeechConfig(voice_config=types.VoiceConfig(
+                                          prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name="Kore"))),
+                                      input_audio_transcription=types.AudioTranscriptionConfig(),
+                                      output_audio_transcription=types.AudioTranscriptionConfig())
+        async with c.aio.live.connect(model=MODEL, config=cfg) as s:
+            audio = pcm(0.3, 0) + espeak_pcm16k("what can you do") + pcm(0.8, 0)
+            for i in range(0, len(audio), 640):
+                await s.send_realtime_input(audio=types.Blob(data=audio[i:i + 640], mime_type="audio/pcm;rate=16000"))
+            return await collect_turn(s)
+    out = asyncio.run(go())
+    assert out["input"] == "what can you do"
+    assert out["output"].startswith("You can say hello, ask what time it is")
+    assert out["audio"] > 24000 * 2 * 3   # several seconds of speech
+
+
 def test_tool_call_round_trip(tls_server, certs):
     async def go():
         c = client(tls_server, certs)
