@@ -282,7 +282,7 @@ struct Serve: AsyncParsableCommand {
             it unless activityHandling is NO_INTERRUPTION. --speech tones replaces both with tones.
 
             AGENT  It answers: hello (and other greetings); what time is it; what can you do (lists these); \
-            my name is … / what is my name (kept across resumption); repeat after me …; what is the weather \
+            my name is … / do you know my name (kept across resumption); repeat after me …; what is the weather \
             in <city> (calls a declared function whose name contains "weather", the city in its location \
             parameter); anything else: "I heard: …".
 
