@@ -23,18 +23,21 @@ def rms_dbfs(raw: bytes) -> float:
 
 
 def test_reply_is_heard_at_the_speaker_monitor(tmp_path):
+    recording = open(tmp_path / "speaker.raw", "wb")   # a file: a pipe would fill after 2 s and stall parec
     rec = subprocess.Popen(["parec", "-d", "voice_out.monitor", "--rate=16000", "--channels=1", "--format=s16le",
-                            "--latency-msec=10", "--raw"], stdout=subprocess.PIPE)
+                            "--latency-msec=10", "--raw"], stdout=recording)
     try:
         time.sleep(0.3)
         p = run(["--no-tui", "--speaker", "voice_out"], stdin="hello\n", home=tmp_path)
         time.sleep(0.3)
     finally:
         rec.terminate()
-    raw = rec.stdout.read()
+        rec.wait()
+        recording.close()
+    raw = (tmp_path / "speaker.raw").read_bytes()
     assert p.returncode == 0, p.stderr
     assert "model> Hello! I am the offline emulator. How can I help?" in p.stdout
-    # Split into 50 ms windows; the reply (~2 s of placeholder voice) must be audible in many of them.
+    # Split into 50 ms windows; the reply (~2.5 s of espeak-ng speech) must be audible in many of them.
     win = 1600
     loud = sum(1 for i in range(0, len(raw) - win, win) if rms_dbfs(raw[i:i + win]) > -40)
     assert loud * 0.05 > 1.0, f"only {loud * 0.05:.2f} s audible"
