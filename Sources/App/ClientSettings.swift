@@ -17,6 +17,8 @@ public struct ClientSettings: Sendable {
     public var project: String?
     public var location: String?
     public var nonBlockingScheduling: FunctionResponseScheduling = .whenIdle
+    /// `--trust-endpoint`: send the key or token to a custom endpoint that is not Google or loopback.
+    public var trustEndpoint = false
 
     public init() {}
 }
@@ -58,35 +60,66 @@ public enum Settings {
         return s.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The endpoint to use, or nil when the embedded emulator should be started.
+    /// The endpoint to use, or nil when the embedded emulator should be started, with notices
+    /// for the user (e.g. a key that was withheld).
+    ///
+    /// A key or token goes only to Google's hosts, to loopback, or to a custom endpoint the user
+    /// trusts with `--trust-endpoint`; never over plaintext `ws://` to another host (an error).
     public static func endpoint(settings s: ClientSettings, credential: Credential,
-                                environment: [String: String], file: FileConfig) throws(SettingsError) -> Endpoint? {
-        if let text = s.endpoint {
-            let key: String? = if case .apiKey(let k, _) = credential { k } else { nil }
-            do {
-                if case .ephemeralToken(let t, _) = credential, let url = URL(string: text) {
-                    return Endpoint.ephemeral(token: t, apiVersion: s.apiVersion ?? Endpoint.ephemeralAPIVersion, base: url)
+                                environment: [String: String], file: FileConfig) throws(SettingsError) -> (Endpoint?, [String]) {
+        do {
+            if let text = s.endpoint {
+                var notices: [String] = []
+                // Where may the credential go?
+                let probe = try Endpoint.custom(text, apiKey: nil, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion)
+                let host = probe.url.host ?? "?"
+                var send: Bool
+                switch credential {
+                case .none: send = false
+                case .apiKey, .ephemeralToken:
+                    switch probe.hostTrust {
+                    case .loopback: send = true
+                    case .google: send = probe.isTLS
+                    case .other: send = s.trustEndpoint && probe.isTLS
+                    }
+                    if !probe.isTLS, probe.hostTrust != .loopback {
+                        throw SettingsError.message(
+                            "--endpoint \(probe.redactedDescription) is plaintext ws:// to \(host): refusing to send your API key or token "
+                            + "where anyone on the path can read it; use wss://, or unset GEMINI_API_KEY/GOOGLE_API_KEY to connect without it")
+                    }
+                    if !send {
+                        notices.append("not sending your API key or token to \(host) (not a Google host); "
+                                       + "pass --trust-endpoint to send it")
+                    }
                 }
-                return try Endpoint.custom(text, apiKey: key, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion)
-            } catch {
-                throw .message(error.description)
+                if send, case .ephemeralToken(let t, _) = credential {
+                    return (try Endpoint.ephemeral(token: t, apiVersion: s.apiVersion ?? Endpoint.ephemeralAPIVersion, base: text), notices)
+                }
+                let key: String? = if send, case .apiKey(let k, _) = credential { k } else { nil }
+                return (try Endpoint.custom(text, apiKey: key, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion), notices)
             }
-        }
-        if s.vertex {
-            guard let project = s.project ?? file.vertexProject else {
-                throw .message("--vertex needs --project PROJECT (or [vertex] project in the config file)")
+            if s.vertex {
+                guard let project = s.project ?? file.vertexProject else {
+                    throw SettingsError.message("--vertex needs --project PROJECT (or [vertex] project in the config file)")
+                }
+                let location = s.location ?? file.vertexLocation ?? "us-central1"
+                guard let token = environment["GOOGLE_OAUTH_ACCESS_TOKEN"] ?? file.vertexAccessToken else {
+                    throw SettingsError.message("--vertex needs an OAuth access token in GOOGLE_OAUTH_ACCESS_TOKEN (e.g. from `gcloud auth print-access-token`) or [vertex] access_token in the config file")
+                }
+                return (try Endpoint.vertex(project: project, location: location, accessToken: token,
+                                            apiVersion: s.apiVersion ?? Endpoint.vertexAPIVersion), [])
             }
-            let location = s.location ?? file.vertexLocation ?? "us-central1"
-            guard let token = environment["GOOGLE_OAUTH_ACCESS_TOKEN"] ?? file.vertexAccessToken else {
-                throw .message("--vertex needs an OAuth access token in GOOGLE_OAUTH_ACCESS_TOKEN (e.g. from `gcloud auth print-access-token`) or [vertex] access_token in the config file")
+            switch credential {
+            case .apiKey(let k, _): return (try Endpoint.developer(apiKey: k, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion), [])
+            case .ephemeralToken(let t, _): return (try Endpoint.ephemeral(token: t, apiVersion: s.apiVersion ?? Endpoint.ephemeralAPIVersion), [])
+            case .none: return (nil, [])
             }
-            return Endpoint.vertex(project: project, location: location, accessToken: token,
-                                   apiVersion: s.apiVersion ?? Endpoint.vertexAPIVersion)
-        }
-        switch credential {
-        case .apiKey(let k, _): return Endpoint.developer(apiKey: k, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion)
-        case .ephemeralToken(let t, _): return Endpoint.ephemeral(token: t, apiVersion: s.apiVersion ?? Endpoint.ephemeralAPIVersion)
-        case .none: return nil
+        } catch let e as SettingsError {
+            throw e
+        } catch let e as EndpointError {
+            throw .message(e.description)
+        } catch {
+            throw .message("\(error)")
         }
     }
 
@@ -127,8 +160,8 @@ public final class EmbeddedEmulator: Sendable {
 
     public var url: String { "ws://127.0.0.1:\(port)" }
 
-    public func endpoint(apiVersion: String = Endpoint.defaultAPIVersion) -> Endpoint {
-        (try? Endpoint.custom(url, apiKey: nil, apiVersion: apiVersion, kind: .emulator))!
+    public func endpoint(apiVersion: String = Endpoint.defaultAPIVersion) throws(EndpointError) -> Endpoint {
+        try Endpoint.custom(url, apiKey: nil, apiVersion: apiVersion, kind: .emulator)
     }
 
     public func stop() { task.cancel() }

@@ -23,6 +23,9 @@ public struct LineModeOptions: Sendable {
     public var pushToTalk = false
     public var endpointKind: Endpoint.Kind = .emulator
     public var endpointDescription = ""
+    /// With replies awaited, this long with no event from the session ends the wait with a
+    /// warning and a non-zero exit (a silent `--input-wav`, a server that drops a turn).
+    public var replyTimeout: Duration = .seconds(30)
     public init() {}
 }
 
@@ -40,8 +43,12 @@ actor LineProgress {
     var failure: SessionFailure?
     var ended = false
     var live = false
+    /// SIGINT/SIGTERM/SIGHUP arrived: stop waiting for anything.
+    var interrupted = false
 
     func expectReply() { repliesAwaited += 1 }
+    func interrupt() { interrupted = true }
+    var stopping: Bool { interrupted || ended }
 
     func saw(_ e: SessionEvent) {
         eventsSeen += 1
@@ -80,7 +87,11 @@ public final class LineMode: Sendable {
         self.audio = audio
     }
 
-    public func run(lines: AsyncStream<String>) async -> Int32 {
+    /// Runs until EOF (after the last reply), the session ends, or an interrupt arrives on
+    /// `interrupts` (SIGINT/SIGTERM/SIGHUP): then it stops at once, closes the session and
+    /// finalises the transcript and WAV files, and returns 130.
+    public func run(lines: AsyncStream<String>, interrupts: AsyncStream<Int32> = AsyncStream { $0.finish() },
+                    shutdown: Shutdown = .shared) async -> Int32 {
         let transcript: TranscriptWriter?
         let recorder: WAVWriter?
         var wavInput: [Int16] = []
@@ -89,10 +100,34 @@ public final class LineMode: Sendable {
             recorder = try options.outputWav.map { (p: String) throws(WAVError) in try WAVWriter(path: p, sampleRate: 24000) }
             if let p = options.inputWav { wavInput = try WAVFile.read(path: p).mono(at: 16000) }
         } catch {
+            transcript?.close()
             sayError("livetalk: \(error)")
             return ExitStatus.usage
         }
+        // If the process must exit before `finish` (a second Ctrl-C, a close that hangs), the
+        // files are still closed with correct headers.
+        let token = shutdown.addFinalizer {
+            transcript?.close()
+            recorder?.close()
+        }
+        defer { shutdown.remove(token) }
         let progress = LineProgress()
+        // Stdin lines pass through this stream so an interrupt ends the loop at once, without
+        // waiting for the next line.
+        let (inputs, inputSink) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(1000))
+        let reader = Task {
+            for await line in lines { inputSink.yield(line) }
+            inputSink.finish()
+        }
+        defer { reader.cancel() }
+        let interruptWatch = Task {
+            for await _ in interrupts {
+                await progress.interrupt()
+                inputSink.finish()
+                return
+            }
+        }
+        defer { interruptWatch.cancel() }
         let kind = options.endpointKind
         let audio = self.audio
         let events = Task {
@@ -110,62 +145,83 @@ public final class LineMode: Sendable {
             }
         }
         await session.connect()
-        if !(await waitUntilLive(progress)) {
-            return await finish(progress, events: events, transcript: transcript, recorder: recorder)
+        var noReply = false
+        if await waitUntilLive(progress) {
+            if !wavInput.isEmpty {
+                await progress.expectReply()
+                await streamMicrophone(wavInput, progress: progress)
+                noReply = !(await waitIdle(progress))
+            }
+            for await line in inputs {
+                if noReply || (await progress.stopping) { break }
+                let text = line.trimmingCharacters(in: .whitespaces)
+                guard !text.isEmpty else { continue }
+                if await progress.ended { break }
+                await progress.expectReply()
+                await session.sendText(text)
+                noReply = !(await waitIdle(progress))
+            }
+            if !noReply { noReply = !(await waitIdle(progress)) }
         }
-        if !wavInput.isEmpty {
-            await progress.expectReply()
-            await streamMicrophone(wavInput)
-            await waitIdle(progress)
+        if noReply, !(await progress.interrupted) {
+            say("[warn] no reply from the server within \(Self.fmt(options.replyTimeout)) of the last input; giving up")
         }
-        for await line in lines {
-            let text = line.trimmingCharacters(in: .whitespaces)
-            guard !text.isEmpty else { continue }
-            if await progress.ended { break }
-            await progress.expectReply()
-            await session.sendText(text)
-            await waitIdle(progress)
-        }
-        await waitIdle(progress)
-        return await finish(progress, events: events, transcript: transcript, recorder: recorder)
+        return await finish(progress, events: events, transcript: transcript, recorder: recorder, noReply: noReply)
     }
 
     private func finish(_ progress: LineProgress, events: Task<Void, Never>, transcript: TranscriptWriter?,
-                        recorder: WAVWriter?) async -> Int32 {
-        await audio?.finish()
+                        recorder: WAVWriter?, noReply: Bool = false) async -> Int32 {
+        let interrupted = await progress.interrupted
+        if interrupted {
+            audio?.device.stop()   // stop speaking now: the user asked to go
+        } else {
+            await audio?.finish()
+        }
         await session.quit()
         await events.value
         transcript?.close()
         recorder?.close()
-        return await progress.failure == nil ? ExitStatus.ok : ExitStatus.sessionFailed
+        if interrupted { return ExitStatus.interrupted }
+        if await progress.failure != nil || noReply { return ExitStatus.sessionFailed }
+        return ExitStatus.ok
     }
 
     private func waitUntilLive(_ p: LineProgress) async -> Bool {
         while true {
             if await p.live { return true }
-            if await p.ended { return false }
+            if await p.ended || p.stopping { return false }
             try? await Task.sleep(for: .milliseconds(20))
         }
     }
 
     /// Waits until every awaited reply is complete, no tool runs and nothing new happened for a moment
-    /// (a NON_BLOCKING tool's result may start a turn of its own).
-    private func waitIdle(_ p: LineProgress) async {
+    /// (a NON_BLOCKING tool's result may start a turn of its own). Returns false when nothing at
+    /// all happened for `replyTimeout` while a reply was awaited.
+    private func waitIdle(_ p: LineProgress) async -> Bool {
+        let clock = ContinuousClock()
+        var lastChange = clock.now
+        var lastSeen = await p.snapshot.events
         while true {
+            if await p.stopping { return true }
             let (idle, seen) = await p.snapshot
+            if seen != lastSeen {
+                lastSeen = seen
+                lastChange = clock.now
+            }
             if idle {
                 try? await Task.sleep(for: .milliseconds(600))
                 let after = await p.snapshot
-                if after.idle && after.events == seen { return }
-                if await p.ended { return }
+                if after.idle && after.events == seen { return true }
+                if await p.ended { return true }
             } else {
+                if clock.now - lastChange > options.replyTimeout { return false }
                 try? await Task.sleep(for: .milliseconds(25))
             }
         }
     }
 
     /// Streams 16 kHz samples as the microphone, 20 ms at a time at real-time pace.
-    private func streamMicrophone(_ samples: [Int16]) async {
+    private func streamMicrophone(_ samples: [Int16], progress: LineProgress) async {
         if options.pushToTalk { await session.activityStart() }
         let chunk = 320
         let clock = ContinuousClock()
@@ -173,6 +229,7 @@ public final class LineMode: Sendable {
         var i = 0
         var n = 0
         while i < samples.count {
+            if n % 10 == 0, await progress.stopping { return }
             let part = Array(samples[i..<min(i + chunk, samples.count)])
             await session.sendAudio(PCM.data(part))
             i += chunk

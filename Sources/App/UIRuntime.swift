@@ -106,9 +106,10 @@ public final class UIRuntime: Sendable {
             }
         }
         for t in tasks { t.cancel() }
-        await session.quit()
+        // The terminal first: whatever the peer does, the user gets their shell back at once.
         audio?.device.stop()
         backend.stop()
+        await session.quit()   // bounded by the close deadline
         return signalled.isSet ? ExitStatus.interrupted : ExitStatus.ok
     }
 

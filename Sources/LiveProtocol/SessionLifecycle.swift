@@ -46,7 +46,12 @@ public struct ProtoDuration: Codable, Hashable, Sendable, CustomStringConvertibl
     public let text: String
     public let seconds: Double
 
+    /// The longest duration this type converts to a `Duration`: one day. Peers may send anything;
+    /// a goAway "in 1e17 s" means "not soon", never a trap.
+    public static let maxSeconds: Double = 86_400
+
     public init(seconds: Double) {
+        let seconds = seconds.isFinite ? min(max(seconds, 0), Self.maxSeconds) : 0
         self.seconds = seconds
         if seconds == seconds.rounded() {
             self.text = "\(Int64(seconds))s"
@@ -76,6 +81,7 @@ public struct ProtoDuration: Codable, Hashable, Sendable, CustomStringConvertibl
         try c.encode(text)
     }
 
-    public var duration: Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
+    /// Clamped to `maxSeconds`.
+    public var duration: Duration { .milliseconds(Int64((min(seconds, Self.maxSeconds) * 1000).rounded())) }
     public var description: String { text }
 }

@@ -45,15 +45,32 @@ public struct InputBuffer: Sendable {
         trim()
     }
 
-    /// A resumable handle arrived: everything up to `lastConsumed` (or all, if the server does
-    /// not say) is safe on the server.
-    public mutating func confirm(upTo lastConsumed: Int?) {
+    /// A resumable handle arrived: everything up to `lastConsumed` is safe on the server.
+    ///
+    /// The Developer API does not say what it consumed (`lastConsumed` nil). Then only what was
+    /// sent before the last `turnComplete` (`answeredUpTo`, a connection index) is known to be
+    /// safe; a text or tool response sent after it may have been lost with the connection, so it
+    /// stays until a later handle covers it. Audio and activity markers are confirmed anyway:
+    /// replaying stale microphone audio would do more harm than losing it.
+    public mutating func confirm(upTo lastConsumed: Int?, answeredUpTo: Int = Int.max) {
         if let lastConsumed {
             unconfirmed.removeAll { ($0.index ?? Int.max) <= lastConsumed }
         } else {
-            unconfirmed.removeAll()
+            unconfirmed.removeAll { ($0.index ?? Int.max) <= answeredUpTo || !Self.isPrecious($0.message) }
         }
     }
+
+    /// Text, content and tool responses: never dropped for audio's sake.
+    static func isPrecious(_ m: ClientMessage) -> Bool {
+        switch m {
+        case .clientContent, .toolResponse, .contextUpdate: true
+        case .realtimeInput(let r): r.text != nil
+        case .setup, .unknown: false
+        }
+    }
+
+    /// Precious messages kept at most (a hard bound: beyond it the oldest go, counted in `dropped`).
+    public static let maxPrecious = 1000
 
     /// Everything to send after the next `setupComplete`, in order; empties the buffer.
     public mutating func takeForReplay() -> [ClientMessage] {
@@ -73,8 +90,12 @@ public struct InputBuffer: Sendable {
             } else if let i = offline.firstIndex(where: Self.isAudio) {
                 offline.remove(at: i)
             } else {
-                return   // only precious input left: keep it all
+                break   // only precious input left: keep it, up to its own bound
             }
+            dropped += 1
+        }
+        while unconfirmed.count + offline.count > Self.maxPrecious + capacity {
+            if !unconfirmed.isEmpty { unconfirmed.removeFirst() } else { offline.removeFirst() }
             dropped += 1
         }
     }

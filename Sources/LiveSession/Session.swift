@@ -13,11 +13,18 @@ public struct SessionConfig: Sendable {
     /// Send typed text as `clientContent` (turnComplete) instead of `realtimeInput.text`.
     public var textAsClientContent: Bool
     public var requestResumptionHandles: Bool
+    /// Connect, setup, close, ping and inactivity deadlines.
+    public var deadlines: Deadlines
+    /// Messages waiting to be written on the socket before new microphone audio is dropped
+    /// (200 × 20 ms = 4 s of audio). Text and tool responses are never dropped here.
+    public var maxSendBacklog: Int
 
     public init(endpoint: Endpoint, setup: Setup, apiVersion: String = Endpoint.defaultAPIVersion,
                 policy: ReconnectPolicy = .init(), goAwayMargin: Duration = .milliseconds(750),
                 maxInboundBytes: Int = LiveCoder.defaultMaxMessageBytes, textAsClientContent: Bool = false,
-                requestResumptionHandles: Bool = true) {
+                requestResumptionHandles: Bool = true, deadlines: Deadlines = .defaults, maxSendBacklog: Int = 200) {
+        self.deadlines = deadlines
+        self.maxSendBacklog = maxSendBacklog
         self.endpoint = endpoint
         self.setup = setup
         self.apiVersion = apiVersion
@@ -47,10 +54,20 @@ public actor Session {
     /// Bumped for every socket; events of older sockets are ignored.
     private var generation = 0
     private var connectInFlight = false
+    /// The task opening the current socket (cancelled when the user gives up or a deadline passes).
+    private var connectTask: Task<Void, Never>?
+    /// The pending back-off timer; a new one (or a manual connect) cancels it.
+    private var reconnectTask: Task<Void, Never>?
     /// Index of the last message sent on this connection (`setup` is 0).
     private var sentIndex = 0
+    /// `sentIndex` at the last `turnComplete`: what the server has certainly answered.
+    private var answeredIndex = 0
     private var buffer: InputBuffer
     private var lastReportedDrops = 0
+    private var lastDropReport: ContinuousClock.Instant?
+    private var warnings = WarningLimiter()
+    /// Counters of everything the session refused or dropped (also in the README).
+    public private(set) var counters = SessionCounters()
 
     // Turns.
     private var turn = 1
@@ -65,9 +82,15 @@ public actor Session {
         var task: Task<Void, Never>
         var name: String
         var started: ContinuousClock.Instant
+        /// The id the server gave (nil when it gave none: the response then carries none either).
+        var wireId: String?
     }
     private var calls: [String: RunningCall] = [:]
+    /// Ids cancelled by the server in this turn (a late result is then not sent); cleared at turn end.
     private var cancelledCalls: Set<String> = []
+    private var localCallIds = 0
+    /// Tool calls running at once at most; more are answered with an error at once.
+    public static let maxConcurrentToolCalls = 32
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(config: SessionConfig, transport: any Transport, tools: ToolRegistry = ToolRegistry(),
@@ -105,15 +128,41 @@ public actor Session {
         perform(machine.resetRequested())
     }
 
-    /// Close with 1000 and end the event stream once the socket is gone.
+    /// Close with 1000 and end the event stream once the socket is gone. Returns within the
+    /// close deadline (2 s by default) plus a little, whatever the peer does: a socket still
+    /// opening is abandoned, and a close handshake that does not finish in time is cut.
     public func quit() async {
+        cancelAllCalls()
         perform(machine.quitRequested())
         if case .closed = machine.state {} else {
+            let gen = generation
+            let grace = config.deadlines.close + .milliseconds(500)
+            let timer = Task { [weak self] in
+                try? await Task.sleep(for: grace)
+                if !Task.isCancelled { await self?.forceClosed(reason: "close handshake timed out", generation: gen) }
+            }
             await withCheckedContinuation { closeWaiters.append($0) }
+            timer.cancel()
         }
         cancelAllCalls()
+        reconnectTask?.cancel()
+        connectTask?.cancel()
         continuation.yield(.ended(nil))
         continuation.finish()
+    }
+
+    /// The socket did not close in time (or is stuck opening): drop it and carry on as if it had
+    /// closed. Any late event of that socket is ignored (new generation).
+    private func forceClosed(reason: String, generation gen: Int) {
+        guard gen == generation else { return }
+        if case .closed = machine.state { return }
+        let c = connection
+        connection = nil
+        connectInFlight = false
+        connectTask?.cancel()
+        generation += 1
+        c?.abort()
+        perform(machine.socketClosed(code: CloseCodes.abnormal, reason: reason, random: nextRandom()))
     }
 
     /// 16 kHz PCM16 mono from the microphone.
@@ -139,9 +188,16 @@ public actor Session {
     /// Sends now if a connection is ready, holds it while (re)connecting, drops it otherwise.
     public func send(_ message: ClientMessage) {
         if machine.state.isLive, let connection {
+            if InputBuffer.isAudio(message), connection.backlog >= config.maxSendBacklog {
+                // The socket cannot keep up (a stalled peer or a slow link): new microphone audio
+                // goes, text and tool responses never do.
+                counters.outboundAudioDropped += 1
+                warn(.sendBacklog, "the connection is not keeping up: dropped microphone audio (\(counters.outboundAudioDropped) chunks so far)")
+                return
+            }
             let data: Data
             do { data = try LiveCoder.encode(message) } catch {
-                continuation.yield(.warning("could not encode \(message.kind): \(error)"))
+                warn(.encode, "could not encode \(message.kind): \(error)")
                 return
             }
             if connection.send(data) {
@@ -160,15 +216,25 @@ public actor Session {
             reportDrops()
         default:
             if case .realtimeInput(let r) = message, r.audioBlob != nil { return }   // mic while offline: silence
-            continuation.yield(.warning("not connected: \(message.kind) not sent (press d to reconnect)"))
+            if case .realtimeInput(let r) = message, r.text == nil { return }         // activity markers too
+            warn(.notConnected, "not connected: \(message.kind) not sent")
         }
     }
 
+    /// Reports input the buffer dropped for space: at most once every 2 s, with the total since
+    /// the last report (50 chunks a second must not become 50 warnings a second).
     private func reportDrops() {
-        if buffer.dropped != lastReportedDrops {
-            continuation.yield(.inputDropped(count: buffer.dropped - lastReportedDrops))
-            lastReportedDrops = buffer.dropped
-        }
+        guard buffer.dropped != lastReportedDrops else { return }
+        let now = ContinuousClock.now
+        if let last = lastDropReport, now - last < .seconds(2) { return }
+        lastDropReport = now
+        continuation.yield(.inputDropped(count: buffer.dropped - lastReportedDrops))
+        lastReportedDrops = buffer.dropped
+    }
+
+    /// A warning, at most one per kind every 2 s; the next one says how many were held back.
+    private func warn(_ kind: WarningLimiter.Kind, _ text: String) {
+        if let line = warnings.admit(kind, text, now: .now) { continuation.yield(.warning(line)) }
     }
 
     // MARK: actions
@@ -185,15 +251,33 @@ public actor Session {
                 for m in replay { send(m) }
                 if !replay.isEmpty { continuation.yield(.replayed(count: replay.count)) }
             case .closeSocket(let code):
+                reconnectTask?.cancel()
+                reconnectTask = nil
                 if let connection {
                     Task { await connection.close(code: code, reason: "") }
-                } else if !connectInFlight {
-                    // Nothing open and nothing opening (e.g. waiting out a back-off): closed already.
+                    // The close handshake has a deadline: a peer that never answers is cut off.
+                    let gen = generation
+                    let grace = config.deadlines.close + .milliseconds(250)
+                    Task { [weak self] in
+                        try? await Task.sleep(for: grace)
+                        await self?.forceClosed(reason: "close handshake timed out", generation: gen)
+                    }
+                } else {
+                    // Nothing open: a socket still opening is abandoned (a peer that never
+                    // answers must not hold up quit); waiting out a back-off is closed already.
+                    if connectInFlight {
+                        connectTask?.cancel()
+                        connectTask = nil
+                        connectInFlight = false
+                        generation += 1
+                    }
                     perform(machine.socketClosed(code: code, reason: "", random: nextRandom()))
                 }
             case .reconnect(let delay, let attempt):
-                Task { [weak self] in
+                reconnectTask?.cancel()
+                reconnectTask = Task { [weak self] in
                     try? await Task.sleep(for: delay)
+                    if Task.isCancelled { return }
                     await self?.reconnectTimerFired(attempt: attempt)
                 }
             case .purgePlayback(let t):
@@ -235,30 +319,49 @@ public actor Session {
     private func nextRandom() -> Double { Double.random(in: 0..<1, using: &random) }
 
     private func open(attempt: Int) {
+        reconnectTask?.cancel()
+        reconnectTask = nil
+        connectTask?.cancel()
+        if let old = connection {
+            // Never orphan an open socket (R22): close it; its events are ignored from now on.
+            connection = nil
+            Task { await old.close(code: CloseCodes.normal, reason: "") }
+        }
         generation += 1
         let gen = generation
         connectInFlight = true
         let endpoint = config.endpoint
         let transport = self.transport
-        Task { [weak self] in
-            do {
+        let deadline = config.deadlines.connect
+        connectTask = Task { [weak self] in
+            // The transport has its own connect deadline; this one also covers transports that
+            // do not (and a connect that ignores cancellation).
+            let timer = Task { [weak self] in
+                try? await Task.sleep(for: deadline + .milliseconds(500))
+                if !Task.isCancelled {
+                    await self?.connectFailed(.timedOut(step: "connect", after: deadline), generation: gen)
+                }
+            }
+            defer { timer.cancel() }
+            do throws(TransportError) {
                 let c = try await transport.connect(to: endpoint)
                 await self?.opened(c, generation: gen)
             } catch {
-                let e = (error as? TransportError) ?? .unreachable(host: endpoint.url.host ?? "?", detail: "\(error)")
-                await self?.connectFailed(e, generation: gen)
+                await self?.connectFailed(error, generation: gen)
             }
         }
     }
 
     private func opened(_ c: any TransportConnection, generation gen: Int) async {
-        guard gen == generation else {
+        guard gen == generation, connectInFlight else {
             await c.close(code: CloseCodes.normal, reason: "")
             return
         }
         connectInFlight = false
+        connectTask = nil
         connection = c
         sentIndex = 0
+        answeredIndex = 0
         Task { [weak self] in
             for await item in c.inbound {
                 await self?.inbound(item, generation: gen)
@@ -268,9 +371,22 @@ public actor Session {
     }
 
     private func connectFailed(_ error: TransportError, generation gen: Int) {
-        guard gen == generation else { return }
+        guard gen == generation, connectInFlight else { return }
         connectInFlight = false
+        connectTask?.cancel()
+        connectTask = nil
+        generation += 1   // a connect that completes after its deadline is closed, not used
         perform(machine.connectFailed(failure: error.failure, retryable: error.retryable, random: nextRandom()))
+    }
+
+    /// No `setupComplete` within the setup deadline: a retryable failure, like a refused connect.
+    private func setupDeadline(generation gen: Int) {
+        guard gen == generation, case .connecting = machine.state, let c = connection else { return }
+        connection = nil
+        generation += 1
+        c.abort()
+        let e = TransportError.timedOut(step: "setup", after: config.deadlines.setup)
+        perform(machine.connectFailed(failure: e.failure, retryable: true, random: nextRandom()))
     }
 
     private func reconnectTimerFired(attempt: Int) { perform(machine.reconnectTimerFired(attempt: attempt)) }
@@ -290,6 +406,12 @@ public actor Session {
         setup.tools = mergedTools(setup.tools)
         guard let connection, let data = try? LiveCoder.encode(ClientMessage.setup(setup)) else { return }
         connection.send(data)
+        let gen = generation
+        let deadline = config.deadlines.setup
+        Task { [weak self] in
+            try? await Task.sleep(for: deadline)
+            await self?.setupDeadline(generation: gen)
+        }
     }
 
     /// The registry's functions are declared alongside whatever tools the config lists.
@@ -322,11 +444,9 @@ public actor Session {
         let message: ServerMessage
         do {
             message = try LiveCoder.decodeServer(data, mode: .strict, maxBytes: config.maxInboundBytes)
-        } catch let e as LiveProtocolError {
-            continuation.yield(.warning("ignored a bad message from the server: \(e)"))
-            return
         } catch {
-            continuation.yield(.warning("ignored a bad message from the server: \(error)"))
+            counters.badMessages += 1
+            warn(.badMessage, "ignored a bad message from the server: \(Self.short("\(error)"))")
             return
         }
         handle(message)
@@ -344,12 +464,12 @@ public actor Session {
         case .toolCallCancellation(let c):
             for id in c.ids { cancelCall(id) }
         case .goAway(let g):
-            let left = g.timeLeft?.duration ?? .seconds(5)
+            let left = min(g.timeLeft?.duration ?? .seconds(5), .seconds(86_400))
             continuation.yield(.goAway(timeLeft: left))
             perform(machine.receivedGoAway(timeLeft: left))
         case .sessionResumptionUpdate(let u):
             if u.resumable == true, u.newHandle?.isEmpty == false {
-                buffer.confirm(upTo: u.lastConsumedClientMessageIndex.flatMap { Int($0) })
+                buffer.confirm(upTo: u.lastConsumedClientMessageIndex.flatMap { Int($0) }, answeredUpTo: answeredIndex)
             }
             perform(machine.receivedResumptionUpdate(handle: u.newHandle, resumable: u.resumable == true))
         case .voiceActivity(let v):
@@ -359,7 +479,8 @@ public actor Session {
         case .usageOnly:
             break
         case .unknown(let keys):
-            continuation.yield(.warning("ignored an unknown server message (\(keys.joined(separator: ", ")))"))
+            counters.badMessages += 1
+            warn(.unknownMessage, "ignored an unknown server message (\(Self.short(keys.prefix(5).joined(separator: ", "))))")
         }
         if let u = message.usageMetadata { continuation.yield(.usage(u)) }
     }
@@ -378,8 +499,14 @@ public actor Session {
         if live, let parts = c.modelTurn?.parts {
             for p in parts where p.thought != true {
                 if let blob = p.inlineData, blob.mimeType?.hasPrefix("audio/") ?? true {
+                    guard let rate = Self.playableRate(blob) else {
+                        counters.audioChunksBadRate += 1
+                        warn(.badAudioRate, "dropped model audio with an unplayable rate (\(Self.short(blob.mimeType ?? "?"))); "
+                             + "\(counters.audioChunksBadRate) chunk(s) so far")
+                        continue
+                    }
                     modelStarted()
-                    continuation.yield(.audio(blob.data, sampleRate: blob.sampleRate ?? 24000, turn: turn))
+                    continuation.yield(.audio(blob.data, sampleRate: rate, turn: turn))
                 } else if let text = p.text {
                     modelStarted()
                     transcript.modelTextPart(text)
@@ -395,6 +522,8 @@ public actor Session {
         if let g = c.groundingMetadata { continuation.yield(.grounding(g)) }
         if c.generationComplete == true { continuation.yield(.generationComplete(turn: turn)) }
         if c.turnComplete == true {
+            answeredIndex = sentIndex
+            cancelledCalls.removeAll()
             let interrupted = purgedTurn == turn
             finishOpenTurn(interrupted: interrupted, reason: c.turnCompleteReason?.rawValue, atTurnComplete: true)
             perform(machine.turnCompleted())
@@ -423,9 +552,30 @@ public actor Session {
     // MARK: tools
 
     private func startCalls(_ functionCalls: [FunctionCall]) {
-        machine.toolCallsStarted(functionCalls.count)
         for call in functionCalls {
-            let id = call.id ?? "call-\(UUID().uuidString.prefix(8))"
+            let id: String
+            if let given = call.id, !given.isEmpty {
+                guard calls[given] == nil else {
+                    // The same id twice: one response would be lost and the count never return to 0.
+                    counters.badToolCalls += 1
+                    warn(.badToolCall, "ignored a second tool call with the id \(Self.short(given))")
+                    continue
+                }
+                id = given
+            } else {
+                localCallIds += 1
+                id = "local-\(localCallIds)"
+            }
+            guard calls.count < Self.maxConcurrentToolCalls else {
+                counters.badToolCalls += 1
+                warn(.badToolCall, "refused a tool call: \(Self.maxConcurrentToolCalls) are already running")
+                send(.toolResponse(ToolResponse(functionResponses: [
+                    FunctionResponse(id: call.id, name: call.name,
+                                     response: ["error": .string("too many tool calls at once; try again")]),
+                ])))
+                continue
+            }
+            machine.toolCallsStarted(1)
             let def = tools[call.name]
             continuation.yield(.tool(.started(id: id, name: call.name, args: call.args,
                                               nonBlocking: def?.declaration.isNonBlocking ?? false)))
@@ -441,7 +591,7 @@ public actor Session {
                 }
                 await self?.callEnded(id: id, name: name, result: result)
             }
-            calls[id] = RunningCall(task: task, name: name, started: started)
+            calls[id] = RunningCall(task: task, name: name, started: started, wireId: call.id)
         }
     }
 
@@ -461,13 +611,13 @@ public actor Session {
             continuation.yield(.tool(.failed(id: id, name: name, error: text, duration: duration)))
         }
         send(.toolResponse(ToolResponse(functionResponses: [
-            FunctionResponse(id: id, name: name, response: response, scheduling: scheduling),
+            FunctionResponse(id: call.wireId, name: name, response: response, scheduling: scheduling),
         ])))
         perform(machine.toolCallsEnded(1))
     }
 
     private func cancelCall(_ id: String) {
-        cancelledCalls.insert(id)
+        if cancelledCalls.count < 1000 { cancelledCalls.insert(id) }
         guard let call = calls.removeValue(forKey: id) else { return }
         call.task.cancel()
         continuation.yield(.tool(.cancelled(id: id, name: call.name, duration: ContinuousClock.now - call.started)))
@@ -476,5 +626,46 @@ public actor Session {
 
     private func cancelAllCalls() {
         for id in Array(calls.keys) { cancelCall(id) }
+    }
+
+    // MARK: validation
+
+    /// Audio rates the client plays: 8–48 kHz. Anything else (or a rate that does not parse) is
+    /// dropped: `rate=1` would make the resampler allocate gigabytes.
+    public static let playableRates = 8000...48000
+
+    static func playableRate(_ blob: Blob) -> Int? {
+        let declared = blob.mimeType?.contains("rate=") ?? false
+        guard let rate = blob.sampleRate else { return declared ? nil : 24000 }
+        return playableRates.contains(rate) ? rate : nil
+    }
+
+    static func short(_ s: String) -> String { s.count > 160 ? String(s.prefix(157)) + "…" : s }
+}
+
+/// What the session refused or dropped, for the README's "Limits and guarantees" and the soak bench.
+public struct SessionCounters: Sendable, Hashable {
+    public var badMessages = 0
+    public var audioChunksBadRate = 0
+    public var outboundAudioDropped = 0
+    public var badToolCalls = 0
+    public init() {}
+}
+
+/// One warning per kind every `interval`; the next one that passes says how many were held back.
+struct WarningLimiter: Sendable {
+    enum Kind: Hashable, Sendable { case badMessage, unknownMessage, badAudioRate, sendBacklog, badToolCall, encode, notConnected }
+    var interval: Duration = .seconds(2)
+    private var last: [Kind: ContinuousClock.Instant] = [:]
+    private var held: [Kind: Int] = [:]
+
+    mutating func admit(_ kind: Kind, _ text: String, now: ContinuousClock.Instant) -> String? {
+        if let t = last[kind], now - t < interval {
+            held[kind, default: 0] += 1
+            return nil
+        }
+        last[kind] = now
+        let n = held.removeValue(forKey: kind) ?? 0
+        return n > 0 ? "\(text) (and \(n) more like it)" : text
     }
 }

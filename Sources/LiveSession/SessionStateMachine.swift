@@ -73,6 +73,8 @@ public struct SessionStateMachine: Sendable {
     public private(set) var modelTurnActive = false
     public private(set) var pendingToolCalls = 0
     public private(set) var attempt = 0
+    /// The back-off whose timer may open the next socket; any other timer is stale (R22).
+    public private(set) var armedAttempt: Int?
     /// Whether any connection of this session reached `setupComplete`; a session that never
     /// connected gives up sooner (a typo in --endpoint should not cost half a minute).
     public private(set) var everConnected = false
@@ -97,6 +99,7 @@ public struct SessionStateMachine: Sendable {
         switch state {
         case .disconnected, .closed:
             attempt = 0
+            armedAttempt = nil
             closeIntent = nil
             goAwayPending = false
             state = .connecting(attempt: 0)
@@ -145,6 +148,7 @@ public struct SessionStateMachine: Sendable {
     }
 
     private mutating func close(intent: CloseIntent) -> [Action] {
+        armedAttempt = nil
         switch state {
         case .connected, .interrupted, .connecting:
             state = .closing
@@ -167,8 +171,10 @@ public struct SessionStateMachine: Sendable {
             return [.sendSetup(resumeWith: resumptionHandle)]
         case .closing:
             return [.closeSocket(code: CloseCodes.normal)]   // user gave up while the socket was opening
-        default:
-            preconditionFailure("Invalid state: socket opened in \(state)")
+        case .connected, .interrupted, .disconnected, .closed:
+            // Unreachable through `Session` (a generation guard drops stale sockets); never a
+            // trap: a stray socket is simply not used.
+            return []
         }
     }
 
@@ -240,12 +246,14 @@ public struct SessionStateMachine: Sendable {
             return [.fail(f)]
         }
         state = .connecting(attempt: attempt)
+        armedAttempt = attempt
         return [.reconnect(after: policy.delay(attempt: attempt, random: random), attempt: attempt)]
     }
 
-    /// The back-off timer fired.
+    /// The back-off timer fired. Only the armed one opens a socket, once.
     public mutating func reconnectTimerFired(attempt: Int) -> [Action] {
-        guard case .connecting(let a) = state, a == attempt else { return [] }   // superseded
+        guard case .connecting(let a) = state, a == attempt, armedAttempt == attempt else { return [] }   // superseded
+        armedAttempt = nil
         return [.openSocket(attempt: attempt)]
     }
 

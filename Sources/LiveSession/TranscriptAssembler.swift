@@ -5,12 +5,26 @@ public struct TranscriptAssembler: Sendable {
     private var user = ""
     private var model = ""
     private var modelText = ""
+    /// Characters of one side's turn kept at most; a server that never ends a turn cannot grow
+    /// it without bound. What is cut is counted in `truncatedCharacters`.
+    public static let maxTurnCharacters = 32_000
+    public private(set) var truncatedCharacters = 0
 
     public init() {}
 
-    public mutating func userFragment(_ s: String) { user += s }
-    public mutating func modelTranscript(_ s: String) { model += s }
-    public mutating func modelTextPart(_ s: String) { modelText += s }
+    public mutating func userFragment(_ s: String) { Self.append(s, to: &user, cut: &truncatedCharacters) }
+    public mutating func modelTranscript(_ s: String) { Self.append(s, to: &model, cut: &truncatedCharacters) }
+    public mutating func modelTextPart(_ s: String) { Self.append(s, to: &modelText, cut: &truncatedCharacters) }
+
+    static func append(_ s: String, to text: inout String, cut: inout Int) {
+        let room = maxTurnCharacters - text.count
+        if s.count <= room {
+            text += s
+        } else {
+            if room > 0 { text += s.prefix(room) }
+            cut += s.count - max(0, room)
+        }
+    }
 
     /// The user's words so far, if any, as a finished turn (called when the model starts or the turn ends).
     public mutating func takeUser(turn: Int) -> TranscriptTurn? {
@@ -27,7 +41,11 @@ public struct TranscriptAssembler: Sendable {
         return t.isEmpty ? nil : TranscriptTurn(role: .model, text: t, turn: turn, interrupted: interrupted)
     }
 
-    public mutating func reset() { self = .init() }
+    public mutating func reset() {
+        let cut = truncatedCharacters
+        self = .init()
+        truncatedCharacters = cut
+    }
 
     static func tidy(_ s: String) -> String {
         s.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")

@@ -16,21 +16,36 @@ public struct WebSocketTransport: Transport {
     public var caFile: String?
     /// Largest inbound message accepted by the socket layer (the session applies its own limit too).
     public var maxMessageBytes: Int
+    /// Connect, close, ping and inactivity deadlines (`setup` is the session's).
+    public var deadlines: Deadlines
     public var logger: Logger
 
-    public init(caFile: String? = nil, maxMessageBytes: Int = 64 << 20,
+    /// The SNI name sent for IP-literal hosts. NIOSSL refuses an IP as SNI, and any real name
+    /// (e.g. "localhost") would let a certificate for that name pass for every IP address. A name
+    /// under `.invalid` matches no certificate, so only an IP SAN equal to the peer's address does.
+    public static let ipLiteralSNI = "ip-address.invalid"
+
+    public init(caFile: String? = nil, maxMessageBytes: Int = 64 << 20, deadlines: Deadlines = .defaults,
                 logger: Logger = Logger(label: "livetalk.transport")) {
         self.caFile = caFile
         self.maxMessageBytes = maxMessageBytes
+        self.deadlines = deadlines
         self.logger = logger
+    }
+
+    static func isIPLiteral(_ host: String) -> Bool {
+        host.contains(":") || (host.split(separator: ".").count == 4 && host.allSatisfy { $0.isNumber || $0 == "." })
     }
 
     public func connect(to endpoint: Endpoint) async throws(TransportError) -> any TransportConnection {
         let host = endpoint.url.host ?? "?"
         var config = WebSocketClientConfiguration()
         config.maxFrameSize = maxMessageBytes
-        config.autoPing = .disabled   // Google's pongs can take 8–30 s; a short ping timeout self-inflicts 1011
-        config.closeTimeout = .seconds(3)
+        // Our own pings (see the socket task): the library's auto-ping closes when one pong is
+        // late, and Google's pongs can take 8–30 s (PROTOCOL.md). We only give up after
+        // `deadlines.inactivity` with no inbound frame at all.
+        config.autoPing = .disabled
+        config.closeTimeout = deadlines.close
         var fields = HTTPFields()
         for (name, value) in endpoint.headers.sorted(by: { $0.key < $1.key }) {
             if let n = HTTPField.Name(name) { fields[n] = value }
@@ -47,21 +62,23 @@ public struct WebSocketTransport: Transport {
                 }
             }
             tls = t
-            if host.split(separator: ".").count == 4 && host.allSatisfy({ $0.isNumber || $0 == "." }) || host.contains(":") {
-                // NIOSSL refuses an IP address as SNI; loopback certificates carry "localhost".
-                config.sniHostname = "localhost"
-            }
+            if Self.isIPLiteral(host) { config.sniHostname = Self.ipLiteralSNI }
         }
         let connection = WebSocketConnection()
         let url = endpoint.url.absoluteString
-        let logger = self.logger
         let maxMessage = maxMessageBytes
         let configuration = config
         let tlsConfiguration = tls
-        Task.detached {
+        let deadlines = self.deadlines
+        // Every inbound frame (pongs included) passes the library's trace log: the tap counts it
+        // as a sign of life. Everything else goes to our logger at its own level.
+        var tapped = logger
+        tapped.handler = FrameTapLogHandler(base: logger.handler, onFrame: { connection.sawInbound() })
+        let socketLogger = tapped
+        let socket = Task.detached {
             do {
                 let closeFrame = try await WebSocketClient.connect(
-                    url: url, configuration: configuration, tlsConfiguration: tlsConfiguration, logger: logger
+                    url: url, configuration: configuration, tlsConfiguration: tlsConfiguration, logger: socketLogger
                 ) { inbound, outbound, _ in
                     connection.opened()
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -69,6 +86,7 @@ public struct WebSocketTransport: Transport {
                             for await item in connection.outgoing {
                                 switch item {
                                 case .message(let data):
+                                    connection.dequeued()
                                     try await outbound.write(.text(String(decoding: data, as: UTF8.self)))
                                 case .close(let code, let reason):
                                     try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
@@ -78,9 +96,30 @@ public struct WebSocketTransport: Transport {
                         }
                         group.addTask {
                             for try await message in inbound.messages(maxSize: maxMessage) {
+                                connection.sawInbound()
                                 switch message {
                                 case .text(let s): connection.deliver(.text(s))
                                 case .binary(var b): connection.deliver(.binary(Data(b.readBytes(length: b.readableBytes) ?? [])))
+                                }
+                            }
+                        }
+                        group.addTask {
+                            // Keepalive and dead-peer detection.
+                            var sincePing = Duration.zero
+                            let step = min(.seconds(1), deadlines.inactivity / 4, deadlines.pingInterval)
+                            while true {
+                                try await Task.sleep(for: step)
+                                sincePing += step
+                                if connection.silence() > deadlines.inactivity {
+                                    connection.finish(code: CloseCodes.abnormal,
+                                                      reason: "no data from the server for \(Deadlines.seconds(deadlines.inactivity))")
+                                    throw CancellationError()
+                                }
+                                if sincePing >= deadlines.pingInterval {
+                                    sincePing = .zero
+                                    var payload = ByteBuffer()
+                                    payload.writeInteger(UInt64.random(in: 0...UInt64.max))
+                                    try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .ping, data: payload)))
                                 }
                             }
                         }
@@ -99,7 +138,20 @@ public struct WebSocketTransport: Transport {
                 }
             }
         }
-        return try await connection.waitOpen()
+        connection.setSocketTask(socket)
+        // The connect deadline covers TCP, TLS and the upgrade: a peer that accepts and never
+        // answers, or reads the request and hangs up without a reply, fails here as retryable.
+        let timer = Task.detached {
+            try? await Task.sleep(for: deadlines.connect)
+            if !Task.isCancelled { connection.failed(.timedOut(step: "connect", after: deadlines.connect)) }
+        }
+        defer { timer.cancel() }
+        let opened: Result<WebSocketConnection, TransportError> = await withTaskCancellationHandler {
+            do throws(TransportError) { return .success(try await connection.waitOpen()) } catch { return .failure(error) }
+        } onCancel: {
+            connection.failed(.timedOut(step: "connect", after: .zero))
+        }
+        return try opened.get()
     }
 
     static func closeCode(for error: any Error) -> UInt16 {
@@ -157,6 +209,12 @@ final class WebSocketConnection: TransportConnection, @unchecked Sendable {
     private var finished = false
     private var openWaiter: CheckedContinuation<Void, any Error>?
     private var openResult: Result<Void, TransportError>?
+    /// Guarded by `lock`: the task that runs the socket; cancelled by `abort()` and failed connects.
+    private var socketTask: Task<Void, Never>?
+    /// Guarded by `lock`: when the last inbound frame arrived.
+    private var lastInbound = ContinuousClock.now
+    /// Guarded by `lock`: messages handed to the writer and not yet written.
+    private var queued = 0
 
     init() {
         (inbound, inboundContinuation) = AsyncStream.makeStream(of: TransportInbound.self)
@@ -165,14 +223,42 @@ final class WebSocketConnection: TransportConnection, @unchecked Sendable {
 
     var wasOpened: Bool { lock.withLock { isOpen } }
 
+    func setSocketTask(_ t: Task<Void, Never>) {
+        let cancelNow: Bool = lock.withLock {
+            socketTask = t
+            if case .failure? = openResult { return true }
+            return false
+        }
+        if cancelNow { t.cancel() }
+    }
+
+    func sawInbound() { lock.withLock { lastInbound = .now } }
+    func silence() -> Duration { lock.withLock { .now - lastInbound } }
+
     func opened() {
-        lock.withLock { isOpen = true }
+        lock.withLock {
+            isOpen = true
+            lastInbound = .now
+        }
         resolveOpen(.success(()))
     }
 
+    /// The connect failed or its deadline passed: give up on the socket.
     func failed(_ e: TransportError) {
+        let (won, task): (Bool, Task<Void, Never>?) = lock.withLock {
+            (openResult == nil, socketTask)
+        }
         resolveOpen(.failure(e))
-        inboundContinuation.finish()
+        if won {
+            task?.cancel()
+            inboundContinuation.finish()
+        }
+    }
+
+    func abort() {
+        let task = lock.withLock { socketTask }
+        finish(code: CloseCodes.abnormal, reason: "aborted")
+        task?.cancel()
     }
 
     private func resolveOpen(_ r: Result<Void, TransportError>) {
@@ -225,11 +311,19 @@ final class WebSocketConnection: TransportConnection, @unchecked Sendable {
 
     @discardableResult
     func send(_ json: Data) -> Bool {
-        let ok = lock.withLock { !isClosing }
+        let ok: Bool = lock.withLock {
+            guard !isClosing else { return false }
+            queued += 1
+            return true
+        }
         guard ok else { return false }
         outgoingContinuation.yield(.message(json))
         return true
     }
+
+    func dequeued() { lock.withLock { queued = max(0, queued - 1) } }
+
+    var backlog: Int { lock.withLock { queued } }
 
     func close(code: UInt16, reason: String) async {
         let first: Bool = lock.withLock {
@@ -237,5 +331,40 @@ final class WebSocketConnection: TransportConnection, @unchecked Sendable {
             return !isClosing
         }
         if first { outgoingContinuation.yield(.close(code, reason)) }
+    }
+}
+
+/// Passes every log event on to `base`, and calls `onFrame` for the WebSocket layer's
+/// "Received <frame>" trace, which it writes for every inbound frame, pongs included.
+struct FrameTapLogHandler: LogHandler {
+    var base: any LogHandler
+    let onFrame: @Sendable () -> Void
+    /// What the wrapped handler wants; the tap itself always listens at trace.
+    private let baseLevel: Logger.Level
+
+    init(base: any LogHandler, onFrame: @escaping @Sendable () -> Void) {
+        self.base = base
+        self.onFrame = onFrame
+        self.baseLevel = base.logLevel
+    }
+
+    var logLevel: Logger.Level {
+        get { .trace }
+        set { base.logLevel = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { base.metadata }
+        set { base.metadata = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { base[metadataKey: key] }
+        set { base[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        if event.level == .trace, event.message.description.hasPrefix("Received ") { onFrame() }
+        if event.level >= baseLevel { base.log(event: event) }
     }
 }

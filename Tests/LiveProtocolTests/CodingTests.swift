@@ -63,8 +63,8 @@ struct CodingTests {
 }
 
 struct EndpointTests {
-    @Test func developerKeyGoesInAHeaderNeverTheURL() {
-        let e = Endpoint.developer(apiKey: "SECRET")
+    @Test func developerKeyGoesInAHeaderNeverTheURL() throws {
+        let e = try Endpoint.developer(apiKey: "SECRET")
         #expect(e.url.absoluteString == "wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent")
         #expect(e.headers == ["x-goog-api-key": "SECRET"])
         #expect(!e.redactedDescription.contains("SECRET"))
@@ -72,8 +72,8 @@ struct EndpointTests {
         #expect(e.modelName("models/gemini-x") == "models/gemini-x")
     }
 
-    @Test func ephemeralTokenUsesConstrainedMethodAndV1alpha() {
-        let e = Endpoint.ephemeral(token: "auth_tokens/abc")
+    @Test func ephemeralTokenUsesConstrainedMethodAndV1alpha() throws {
+        let e = try Endpoint.ephemeral(token: "auth_tokens/abc")
         #expect(e.url.path.hasSuffix("GenerativeService.BidiGenerateContentConstrained"))
         #expect(e.url.path.contains(".v1alpha."))
         #expect(e.url.query == "access_token=auth_tokens/abc")
@@ -82,8 +82,8 @@ struct EndpointTests {
 
     @Test(arguments: [("us-central1", "us-central1-aiplatform.googleapis.com"), ("global", "aiplatform.googleapis.com"),
                       ("us", "aiplatform.us.rep.googleapis.com"), ("eu", "aiplatform.eu.rep.googleapis.com")])
-    func vertexHosts(_ c: (String, String)) {
-        let e = Endpoint.vertex(project: "p", location: c.0, accessToken: "T")
+    func vertexHosts(_ c: (String, String)) throws {
+        let e = try Endpoint.vertex(project: "p", location: c.0, accessToken: "T")
         #expect(e.url.host == c.1)
         #expect(e.url.path == "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent")
         #expect(e.headers["Authorization"] == "Bearer T")
@@ -99,5 +99,74 @@ struct EndpointTests {
         #expect(throws: EndpointError.badScheme("http://x", "http")) { _ = try Endpoint.custom("http://x", apiKey: nil) }
         #expect(throws: EndpointError.self) { _ = try Endpoint.custom("not a url at all", apiKey: nil) }
         #expect(throws: EndpointError.noHost("ws://")) { _ = try Endpoint.custom("ws://", apiKey: nil) }
+    }
+}
+
+/// R14: user-controlled URL parts never trap and never move the host.
+struct R14EndpointTests {
+    @Test(arguments: ["us central1", "127.0.0.1:8/x?", "us/central1", "a?b", "", "EU", "x#y"])
+    func testR14_badVertexLocationIsAUsageError(_ location: String) {
+        #expect(throws: EndpointError.badLocation(location)) {
+            _ = try Endpoint.vertex(project: "p", location: location, accessToken: "T")
+        }
+    }
+
+    @Test func testR14_badProjectAndVersionAreUsageErrors() {
+        #expect(throws: EndpointError.self) { _ = try Endpoint.vertex(project: "p/../x", location: "us", accessToken: "T") }
+        #expect(throws: EndpointError.badAPIVersion("v1 beta")) { _ = try Endpoint.developer(apiKey: "K", apiVersion: "v1 beta") }
+        #expect(throws: EndpointError.self) { _ = try Endpoint.custom("ws://127.0.0.1:1", apiKey: nil, apiVersion: "v1/../x") }
+    }
+
+    @Test func testR14_ephemeralKeepsIPv6BracketsAndPort() throws {
+        let e = try Endpoint.ephemeral(token: "auth_tokens/t", base: "ws://[::1]:8765")
+        #expect(e.url.absoluteString.hasPrefix("ws://[::1]:8765/ws/"))
+        #expect(e.url.port == 8765)
+        #expect(e.url.query == "access_token=auth_tokens/t")
+    }
+
+    @Test func testR14_ephemeralWithAnOddHostThrowsInsteadOfTrapping() {
+        // Percent-escapes in the host, no host at all: an error, never a trap.
+        for base in ["ws://a%20b:1", "ws://:1", "not a url"] {
+            do {
+                let e = try Endpoint.ephemeral(token: "auth_tokens/t", base: base)
+                #expect(e.url.query == "access_token=auth_tokens/t")
+            } catch {
+                #expect(error.description.contains("--endpoint"))
+            }
+        }
+    }
+
+    @Test func hostTrust() {
+        #expect(Endpoint.trust(ofHost: "127.0.0.1") == .loopback)
+        #expect(Endpoint.trust(ofHost: "::1") == .loopback)
+        #expect(Endpoint.trust(ofHost: "[::1]") == .loopback)
+        #expect(Endpoint.trust(ofHost: "localhost") == .loopback)
+        #expect(Endpoint.trust(ofHost: "generativelanguage.googleapis.com") == .google)
+        #expect(Endpoint.trust(ofHost: "us-central1-aiplatform.googleapis.com") == .google)
+        #expect(Endpoint.trust(ofHost: "googleapis.com.evil.example") == .other)
+        #expect(Endpoint.trust(ofHost: "evilgoogleapis.com") == .other)
+        #expect(Endpoint.trust(ofHost: "127.0.0.1.evil.example") == .other)
+        #expect(Endpoint.trust(ofHost: "10.0.0.1") == .other)
+    }
+}
+
+/// R3: a goAway far in the future (or absurd) is clamped, never a trap.
+struct R3DurationTests {
+    @Test(arguments: ["1e17s", "18446744073709551616s", "9.3e15s", "86401s"])
+    func testR3_hugeDurationsAreClamped(_ text: String) throws {
+        let json = Data(#"{"goAway":{"timeLeft":"\#(text)"}}"#.utf8)
+        guard case .goAway(let g) = try LiveCoder.decodeServer(json).payload else { Issue.record("not a goAway"); return }
+        #expect(g.timeLeft?.duration == .seconds(86_400))
+    }
+
+    @Test(arguments: ["1e400s", "-1s", "nans", "infs", "s", "5"])
+    func testR3_nonsenseDurationsAreRejected(_ text: String) {
+        let json = Data(#"{"goAway":{"timeLeft":"\#(text)"}}"#.utf8)
+        #expect(throws: (any Error).self) { _ = try LiveCoder.decodeServer(json) }
+    }
+
+    @Test func testR3_encodingAHugeDurationDoesNotTrap() {
+        #expect(ProtoDuration(seconds: 1e300).seconds == ProtoDuration.maxSeconds)
+        #expect(ProtoDuration(seconds: .infinity).seconds == 0)
     }
 }

@@ -1,0 +1,108 @@
+import Foundation
+import LiveProtocol
+import LiveSession
+import Testing
+import TestSupport
+import WebSocketTransport
+
+/// Issue 9 item 1 and review R1/R10 over real loopback sockets: every step of a connection has a
+/// deadline, and each one fails as retryable (so the session reconnects or gives up) instead of
+/// hanging.
+@Suite(.serialized)
+struct TransportDeadlineTests {
+    static func deadlines(connect: Double = 0.5, ping: Double = 0.2, inactivity: Double = 1.0) -> Deadlines {
+        var d = Deadlines()
+        d.connect = .milliseconds(Int(connect * 1000))
+        d.setup = .milliseconds(500)
+        d.close = .milliseconds(300)
+        d.pingInterval = .milliseconds(Int(ping * 1000))
+        d.inactivity = .milliseconds(Int(inactivity * 1000))
+        return d
+    }
+
+    static func expectRetryableFailure(_ url: String, _ what: String) async throws {
+        let endpoint = try Endpoint.custom(url, apiKey: nil)
+        let transport = WebSocketTransport(deadlines: deadlines())
+        let outcome: Result<Void, TransportError> = try await bounded(seconds: 10, what) {
+            do {
+                let c = try await transport.connect(to: endpoint)
+                c.abort()
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        guard case .failure(let e) = outcome else { Issue.record("\(what): the connect succeeded"); return }
+        #expect(e.retryable, "\(what): \(e)")
+    }
+
+    @Test func testR1_aListenerThatNeverAnswersFailsAsRetryable() async throws {
+        let l = try RawListener(.blackhole)
+        defer { l.stop() }
+        try await Self.expectRetryableFailure("ws://127.0.0.1:\(l.port)", "a connect to a black hole to fail")
+        #expect(l.acceptedCount >= 1)
+    }
+
+    @Test func testR1_aListenerThatHangsUpAfterTheRequestFailsAsRetryable() async throws {
+        let l = try RawListener(.hangUpAfterRequest)
+        defer { l.stop() }
+        try await Self.expectRetryableFailure("ws://127.0.0.1:\(l.port)", "a connect to a hang-up server to fail")
+    }
+
+    @Test func testR1_aBlackholeEndpointEndsTheSessionAfterItsRetries() async throws {
+        let l = try RawListener(.blackhole)
+        defer { l.stop() }
+        let s = Session(config: SessionConfig(endpoint: try Endpoint.custom("ws://127.0.0.1:\(l.port)", apiKey: nil),
+                                              setup: testSetup(), policy: .init(initialDelay: .milliseconds(50)),
+                                              deadlines: Self.deadlines()),
+                        transport: WebSocketTransport(deadlines: Self.deadlines()))
+        let r = EventRecorder()
+        _ = r.attach(s)
+        await s.connect()
+        try await r.wait(for: "the session to give up on a black hole", seconds: 30) { $0.failure != nil }
+        let f = try #require(await r.events.failure)
+        #expect(f.headline.contains("gave up after"), "\(f.headline)")
+        #expect(f.headline.contains("no answer from the server"), "\(f.headline)")
+        #expect(l.acceptedCount == SessionStateMachine.firstConnectAttempts + 1)
+        try await bounded(seconds: 2, "quit after giving up") { await s.quit() }
+    }
+
+    @Test func testR10_aPeerThatGoesSilentAfterSetupIsDetectedAndReconnected() async throws {
+        let server = try await QuietLiveServer.start(.deadAfterSetup)
+        defer { server.stop() }
+        let d = Self.deadlines()
+        let s = Session(config: SessionConfig(endpoint: try Endpoint.custom(server.url, apiKey: nil), setup: testSetup(),
+                                              policy: .init(initialDelay: .milliseconds(50)), deadlines: d),
+                        transport: WebSocketTransport(deadlines: d))
+        let r = EventRecorder()
+        _ = r.attach(s)
+        await s.connect()
+        try await r.wait(for: "CONNECTED", seconds: 10) { $0.states.contains(.connected) }
+        // No pong, no data: after the inactivity deadline the connection counts as dead and the
+        // session reconnects (and reaches setupComplete again on a fresh socket).
+        try await r.wait(for: "a reconnect after the peer went silent", seconds: 20) { ev in
+            ev.states.filter { $0 == .connected }.count >= 2
+        }
+        #expect(server.sessions >= 2)
+        try await bounded(seconds: 2, "quit with a dead peer") { await s.quit() }
+    }
+
+    @Test func testR10_aQuietPeerThatAnswersPingsStaysConnected() async throws {
+        let server = try await QuietLiveServer.start(.idleButAlive)
+        defer { server.stop() }
+        // Pings every 0.1 s; dead only after 2 s with no frame at all. Pongs keep it alive.
+        let d = Self.deadlines(ping: 0.1, inactivity: 2.0)
+        let s = Session(config: SessionConfig(endpoint: try Endpoint.custom(server.url, apiKey: nil), setup: testSetup(),
+                                              policy: .init(initialDelay: .milliseconds(50)), deadlines: d),
+                        transport: WebSocketTransport(deadlines: d))
+        let r = EventRecorder()
+        _ = r.attach(s)
+        await s.connect()
+        try await r.wait(for: "CONNECTED", seconds: 10) { $0.states.contains(.connected) }
+        // Three inactivity periods with no data message from the server.
+        try? await Task.sleep(for: .seconds(6))
+        #expect(await s.state == .connected)
+        #expect(server.sessions == 1)
+        try await bounded(seconds: 2, "quit") { await s.quit() }
+    }
+}
