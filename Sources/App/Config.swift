@@ -20,6 +20,9 @@ public struct FileConfig: Sendable, Equatable {
     public var vertexProject: String?
     public var vertexLocation: String?
     public var vertexAccessToken: String?
+    /// Problems worth telling the user that do not stop the program (R20: a secret in a file others
+    /// can read). The caller prints them, one line each.
+    public var warnings: [String] = []
 
     public init() {}
 
@@ -45,7 +48,19 @@ public struct FileConfig: Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(path: path, line: nil, message: "cannot read the file (permissions or not UTF-8)")
         }
-        return try parse(text, path: path)
+        var c = try parse(text, path: path)
+        var st = stat()
+        if c.apiKey != nil || c.vertexAccessToken != nil, stat(path, &st) == 0 {
+            c.warnings += secretWarnings(path: path, mode: Int(st.st_mode))
+        }
+        return c
+    }
+
+    /// A config file holding a secret must not be readable by group or others (R20).
+    static func secretWarnings(path: String, mode: Int) -> [String] {
+        guard mode & 0o077 != 0 else { return [] }
+        return ["\(path) holds a secret (api_key or vertex.access_token) but others can read it "
+            + "(mode \(String(mode & 0o777, radix: 8))): run chmod 600 \(path)"]
     }
 
     public static func parse(_ text: String, path: String) throws(ConfigError) -> FileConfig {

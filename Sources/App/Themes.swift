@@ -33,11 +33,15 @@ public enum ThemeLoader {
         return out
     }
 
+    /// Themes compiled into the binary, used when no file of that name is found (R18): an installed
+    /// binary without a `themes/` folder still starts in colour.
+    public static let builtIn: [String: Theme] = ["dark": .dark, "monochrome": .monochrome]
+
     /// Every theme file found, by name (first path wins).
-    public static func available() -> [(name: String, path: String)] {
+    public static func available(searchPaths paths: [String] = searchPaths()) -> [(name: String, path: String)] {
         var seen: Set<String> = []
         var out: [(String, String)] = []
-        for dir in searchPaths() {
+        for dir in paths {
             guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
             for f in files.sorted() where f.hasSuffix(".toml") {
                 let name = String(f.dropLast(5))
@@ -47,13 +51,15 @@ public enum ThemeLoader {
         return out
     }
 
-    /// `--theme NAME|PATH`.
-    public static func resolve(_ nameOrPath: String) throws(ThemeError) -> Theme {
+    /// `--theme NAME|PATH`. A file found on the search path wins; otherwise the built-in theme of that name.
+    public static func resolve(_ nameOrPath: String, searchPaths paths: [String] = searchPaths()) throws(ThemeError) -> Theme {
         if nameOrPath.contains("/") || nameOrPath.hasSuffix(".toml") { return try load(path: nameOrPath) }
-        guard let hit = available().first(where: { $0.name == nameOrPath }) else {
-            let names = available().map(\.name)
+        let found = available(searchPaths: paths)
+        guard let hit = found.first(where: { $0.name == nameOrPath }) else {
+            if let theme = builtIn[nameOrPath] { return theme }
+            let names = Set(found.map(\.name)).union(builtIn.keys).sorted()
             throw ThemeError(path: nameOrPath, line: nil, key: nil,
-                             message: "no such theme (available: \(names.isEmpty ? "none found" : names.joined(separator: ", ")))")
+                             message: "no such theme (available: \(names.joined(separator: ", ")))")
         }
         return try load(path: hit.path)
     }

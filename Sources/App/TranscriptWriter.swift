@@ -1,34 +1,52 @@
+import AudioCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import LiveProtocol
 import LiveSession
 
 /// `--transcript FILE.jsonl`: one JSON object per session event (audio as byte counts, never as data).
+/// The file is created 0600 and never written through a symbolic link (R20); a write error (disk
+/// full) stops the transcript instead of trapping.
 public final class TranscriptWriter: @unchecked Sendable {
-    private let handle: FileHandle
+    private let fd: Int32
     private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var open = true
     private let started = Date()
 
     public init(path: String) throws(SettingsError) {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-            throw .message("--transcript \(path): cannot create the file")
+        do { fd = try PrivateFile.open(path, .truncate) } catch {
+            throw .message("--transcript \(path): cannot create the file (\(error.reason))")
         }
-        handle = h
     }
+
+    deinit { close() }
 
     public func write(_ event: SessionEvent) {
         guard var object = Self.object(for: event) else { return }
         let now = Date()
-        object["ts"] = ISO8601DateFormatter.string(from: now, timeZone: TimeZone(identifier: "UTC")!,
+        object["ts"] = ISO8601DateFormatter.string(from: now, timeZone: TimeZone(secondsFromGMT: 0) ?? .current,
                                                    formatOptions: [.withInternetDateTime, .withFractionalSeconds])
         object["t"] = (now.timeIntervalSince(started) * 1000).rounded() / 1000
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         lock.withLock {
-            handle.write(data)
-            handle.write(Data("\n".utf8))
+            guard open else { return }
+            if !PrivateFile.write(fd, data + Data("\n".utf8)) {
+                open = false
+                Glibc.close(fd)
+            }
         }
     }
 
-    public func close() { lock.withLock { try? handle.close() } }
+    public func close() {
+        lock.withLock {
+            guard open else { return }
+            open = false
+            Glibc.close(fd)
+        }
+    }
 
     static func object(for e: SessionEvent) -> [String: Any]? {
         switch e {

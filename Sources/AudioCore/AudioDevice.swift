@@ -16,6 +16,8 @@ public struct AudioStats: Sendable, Hashable {
     public var captureChunks = 0
     public var captureDropped = 0
     public var playbackUnderruns = 0
+    /// Model audio refused because the playback queue was full (`PlaybackQueue.maxQueuedSamples`).
+    public var playbackDroppedSamples = 0
     public var purges = 0
     /// Device latency of the playback stream, microseconds (0 when unknown).
     public var playbackLatencyMicros = 0
@@ -43,7 +45,8 @@ public protocol AudioDevice: AnyObject, Sendable {
 }
 
 /// A bounded hand-off from a capture thread to async code: never blocks the writer; when full,
-/// the oldest chunk is dropped and counted.
+/// the oldest chunk is dropped and counted (`dropped`). Bound: `capacity` chunks, 50 by default
+/// (1 s of 20 ms chunks, about 32 KB) — a consumer that stalls longer loses the oldest audio.
 public final class CaptureRing: @unchecked Sendable {
     public let stream: AsyncStream<CaptureChunk>
     private let continuation: AsyncStream<CaptureChunk>.Continuation

@@ -5,10 +5,17 @@ import Foundation
 /// Conversions between little-endian 16-bit PCM bytes and samples.
 public enum PCM {
     public static func samples(_ data: Data) -> [Int16] {
-        let count = data.count / 2
+        samples(data, bytes: 0..<data.count)
+    }
+
+    /// The samples in `bytes` (offsets from the start of `data`, clamped to it), without copying the bytes first.
+    public static func samples(_ data: Data, bytes: Range<Int>) -> [Int16] {
+        let lower = min(max(0, bytes.lowerBound), data.count)
+        let upper = min(max(lower, bytes.upperBound), data.count)
+        let count = (upper - lower) / 2
         var out = [Int16](repeating: 0, count: count)
         out.withUnsafeMutableBytes { dst in
-            _ = data.copyBytes(to: dst, from: data.startIndex..<(data.startIndex + count * 2))
+            _ = data.copyBytes(to: dst, from: (data.startIndex + lower)..<(data.startIndex + lower + count * 2))
         }
         #if _endian(big)
         for i in out.indices { out[i] = Int16(littleEndian: out[i]) }
@@ -58,9 +65,18 @@ public struct Level: Sendable, Hashable {
 
 /// Linear-interpolation resampler for mono 16-bit PCM (good enough for speech and tests).
 public enum Resampler {
+    /// The largest upsampling ratio (8 → 48 kHz). Rates come from the wire and from files: callers
+    /// should reject anything outside 8–48 kHz, but the resampler itself never allocates more than
+    /// `input.count × maxRatio` samples (R4).
+    public static let maxRatio = 6
+
+    /// `input` at `to` Hz. Returns `input` unchanged when the rates are equal or not positive, and an
+    /// empty array when `to / from` exceeds `maxRatio` (for example a claimed rate of 1 Hz).
     public static func resample(_ input: [Int16], from: Int, to: Int) -> [Int16] {
         guard from != to, !input.isEmpty, from > 0, to > 0 else { return input }
-        let outCount = Int((Double(input.count) * Double(to) / Double(from)).rounded())
+        guard to / from < maxRatio || (to / from == maxRatio && to % from == 0) else { return [] }
+        let exact = Double(input.count) * Double(to) / Double(from)
+        let outCount = min(input.count * maxRatio, Int(exact.rounded()))
         var out = [Int16](repeating: 0, count: outCount)
         let step = Double(from) / Double(to)
         for i in 0..<outCount {

@@ -7,6 +7,11 @@ import Foundation
 /// Jitter buffer: a turn starts playing once `prebufferSamples` are queued (or the turn has
 /// ended); if it runs dry mid-turn the thread plays silence and waits for the prebuffer again,
 /// so bursty or slow arrival gives a pause, never a click or a restart of the stream.
+///
+/// Bounds: at most `maxQueuedSamples` wait (120 s at 24 kHz by default, about 5.8 MB); a chunk that
+/// does not fit is cut to what fits and the rest is dropped and counted in `droppedSamples` (the
+/// device stalled or the peer floods — the audio already queued keeps playing in order). Per-turn
+/// bookkeeping (`writtenSamples`, ended turns) is kept for the last `turnsKept` turns only.
 public final class PlaybackQueue: @unchecked Sendable {
     public enum Next: Sendable, Equatable {
         /// Play these samples of `turn`.
@@ -31,30 +36,55 @@ public final class PlaybackQueue: @unchecked Sendable {
     private var flushRequested = false
     private var underruns = 0
     private var purgeCount = 0
+    private var dropped = 0
+    private var latestTurn = Int.min
 
     public let prebufferSamples: Int
     public let maxWriteSamples: Int
+    /// The most samples that may wait at once; more are dropped and counted.
+    public let maxQueuedSamples: Int
+    /// Turns whose bookkeeping is kept (older turns forget how much of them was written).
+    public static let turnsKept = 64
 
-    /// Defaults: 24 kHz, prebuffer 60 ms, writes of at most 20 ms.
-    public init(rate: Int = 24000, prebufferMs: Int = 60, maxWriteMs: Int = 20) {
-        prebufferSamples = rate * prebufferMs / 1000
-        maxWriteSamples = rate * maxWriteMs / 1000
+    /// Defaults: 24 kHz, prebuffer 60 ms, writes of at most 20 ms, at most 120 s queued.
+    public init(rate: Int = 24000, prebufferMs: Int = 60, maxWriteMs: Int = 20, maxQueuedSeconds: Int = 120) {
+        let rate = max(1, rate)
+        prebufferSamples = max(0, rate * prebufferMs / 1000)
+        maxWriteSamples = max(2, rate * maxWriteMs / 1000)
+        maxQueuedSamples = max(1, rate * maxQueuedSeconds)
     }
 
     public func enqueue(turn: Int, samples: [Int16]) {
         guard !samples.isEmpty else { return }
         let accepted: Bool = lock.withLock {
             guard turn > purgedThrough else { return false }
-            chunks.append((turn, samples))
-            queued += samples.count
+            noteTurn(turn)
+            let room = max(0, maxQueuedSamples - queued)
+            let take = min(room, samples.count)
+            dropped += samples.count - take
+            guard take > 0 else { return false }
+            chunks.append((turn, take == samples.count ? samples : Array(samples[0..<take])))
+            queued += take
             return true
         }
         if accepted { condition.broadcast() }
     }
 
     public func endTurn(_ turn: Int) {
-        lock.withLock { _ = endedTurns.insert(turn) }
+        lock.withLock {
+            noteTurn(turn)
+            _ = endedTurns.insert(turn)
+        }
         condition.broadcast()
+    }
+
+    /// Forgets the bookkeeping of turns older than the last `turnsKept` (called with `lock` held).
+    private func noteTurn(_ turn: Int) {
+        guard turn > latestTurn else { return }
+        latestTurn = turn
+        let oldest = turn - Self.turnsKept
+        if endedTurns.count > Self.turnsKept { endedTurns = endedTurns.filter { $0 > oldest } }
+        if written.count > Self.turnsKept { written = written.filter { $0.key > oldest } }
     }
 
     /// Drops everything of `turn` and earlier, now and on arrival, and asks for a device flush.
@@ -129,6 +159,8 @@ public final class PlaybackQueue: @unchecked Sendable {
     public func writtenSamples(turn: Int) -> Int { lock.withLock { written[turn] ?? 0 } }
     public var queuedSamples: Int { lock.withLock { queued } }
     public var underrunCount: Int { lock.withLock { underruns } }
+    /// Samples refused because the queue held `maxQueuedSamples` already.
+    public var droppedSamples: Int { lock.withLock { dropped } }
     public var purges: Int { lock.withLock { purgeCount } }
 
     /// Blocks the playback thread until something changes or `timeout` passes.

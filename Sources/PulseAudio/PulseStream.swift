@@ -31,13 +31,29 @@ public struct PulseError: Error, Sendable, CustomStringConvertible, Equatable {
     }
 }
 
-/// One `pa_simple` stream. Not thread-safe by design: create, use and free it on one thread.
-final class PulseStream {
+/// What the device threads need from a stream: the real `PulseStream`, or a fake in tests.
+/// Not thread-safe: one thread at a time uses it.
+protocol DeviceStream: AnyObject {
+    /// Reads exactly `count` samples; throws when the device went away.
+    func read(count: Int) throws(PulseError) -> [Int16]
+    func write(_ samples: [Int16]) throws(PulseError)
+    func flush()
+    func drain()
+    /// Microseconds of audio between the application and the speaker; throws when the stream is dead.
+    func latencyMicros() throws(PulseError) -> Int
+}
+
+/// One `pa_simple` stream. Not thread-safe by design: create, use and free it on one thread
+/// (or hand it over whole from the thread that opened it to the one that uses it).
+final class PulseStream: DeviceStream {
     let handle: OpaquePointer
     let bytesPerSecond: Int
 
     init(record: Bool, rate: Int, device: String?, name: String, fragmentMs: Int, targetLatencyMs: Int,
          server: String? = nil) throws(PulseError) {
+        guard (1...384_000).contains(rate), (0...10_000).contains(fragmentMs), (0...10_000).contains(targetLatencyMs) else {
+            throw PulseError(kind: .other, message: "PulseAudio: unsupported stream parameters (rate \(rate))")
+        }
         var spec = pa_sample_spec(format: PA_SAMPLE_S16LE, rate: UInt32(rate), channels: 1)
         let none = UInt32.max
         let bytesPerMs = UInt32(rate * 2 / 1000)
@@ -54,7 +70,6 @@ final class PulseStream {
 
     deinit { pa_simple_free(handle) }
 
-    /// Reads exactly `count` samples; throws when the device went away.
     func read(count: Int) throws(PulseError) -> [Int16] {
         var out = [Int16](repeating: 0, count: count)
         var err: Int32 = 0
@@ -79,9 +94,19 @@ final class PulseStream {
         _ = pa_simple_drain(handle, &err)
     }
 
-    /// Microseconds of audio between the application and the speaker.
-    func latencyMicros() -> Int {
+    func latencyMicros() throws(PulseError) -> Int {
         var err: Int32 = 0
-        return Int(pa_simple_get_latency(handle, &err))
+        let raw = pa_simple_get_latency(handle, &err)
+        return try Self.latency(raw: raw, error: err)
+    }
+
+    /// `pa_simple_get_latency` returns `(pa_usec_t)-1` once the context or stream is dead (R2):
+    /// that is a lost stream, never a number. Anything else is clamped into `Int`.
+    static func latency(raw: UInt64, error: Int32) throws(PulseError) -> Int {
+        guard raw != UInt64.max else {
+            let code = error != 0 ? error : Int32(PA_ERR_CONNECTIONTERMINATED.rawValue)
+            throw PulseError.from(code: code, device: nil, direction: "sink")
+        }
+        return Int(clamping: raw)
     }
 }

@@ -60,7 +60,8 @@ public final class PulsePlayer {
     public func write(_ samples: [Int16]) throws(PulseError) { try stream.write(samples) }
     public func flush() { stream.flush() }
     public func drain() { stream.drain() }
-    public func latencyMicros() -> Int { stream.latencyMicros() }
+    /// Device latency in microseconds; nil once the stream is dead.
+    public func latencyMicros() -> Int? { try? stream.latencyMicros() }
 }
 
 private final class FailureSlot: @unchecked Sendable {

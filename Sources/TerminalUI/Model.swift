@@ -65,11 +65,25 @@ public struct AppModel: Sendable {
     public var interruptedAt: Date?
     public static let interruptedShowSeconds = 2.0
 
+    /// Bounded (issue 9): at most `maxPaneEntries` each; the oldest go first and are counted in `droppedEntries`.
     public var userEntries: [TranscriptEntry] = []
     public var modelEntries: [TranscriptEntry] = []
-    /// Audio samples received per model turn (to trim an interrupted turn to what was heard).
+    /// Audio samples received per model turn (to trim an interrupted turn to what was heard); the last `turnsKept` turns.
     public var receivedSamples: [Int: Int] = [:]
+    /// Bounded: at most `maxToolRows`; the oldest go first and are counted in `droppedToolRows`.
     public var tools: [ToolRow] = []
+    /// Transcript entries dropped from the top of a pane (`.user`, `.model`) to stay within `maxPaneEntries`.
+    public var droppedEntries: [Pane: Int] = [:]
+    public var droppedToolRows = 0
+
+    /// Scrollback of each transcript pane, in entries (one utterance or reply each).
+    public static let maxPaneEntries = 5_000
+    /// Rows of the tools pane.
+    public static let maxToolRows = 200
+    /// The longest text one transcript entry may grow to (fragments beyond it are cut; see `ScreenText`).
+    public static let maxEntryCharacters = 20_000
+    /// Model turns whose received-sample counts are kept.
+    public static let turnsKept = 64
 
     public var mic = MeterReading.silent
     public var speaker = MeterReading.silent

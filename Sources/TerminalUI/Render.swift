@@ -197,12 +197,20 @@ public func renderTranscript(_ m: AppModel, _ pane: Pane, _ r: Rect, _ s: inout 
     let isUser = pane == .user
     let inner = frame(m, pane, isUser ? "1 You" : "2 Model", r, &s)
     guard inner.width > 0, inner.height > 0 else { return }
-    var lines: [(String, Role)] = []
-    for e in isUser ? m.userEntries : m.modelEntries {
+    // Wrap from the newest entry back, only as far as the rows shown plus the scroll offset need
+    // (a pane may hold thousands of entries; the frame clock renders 30 times a second).
+    let needed = inner.height + max(0, m.scroll[pane] ?? 0)
+    var newestFirst: [[(String, Role)]] = []
+    var count = 0
+    for e in (isUser ? m.userEntries : m.modelEntries).reversed() {
+        if count >= needed { break }
         let role: Role = isUser ? .user : (e.interrupted ? .modelInterrupted : .model)
         let text = e.text + (e.interrupted ? " [interrupted]" : "") + (e.live ? " ▍" : "")
-        for l in DisplayWidth.wrap(text, columns: inner.width) { lines.append((l, role)) }
+        let wrapped = DisplayWidth.wrap(text, columns: inner.width).map { ($0, role) }
+        count += wrapped.count
+        newestFirst.append(wrapped)
     }
+    let lines: [(String, Role)] = newestFirst.reversed().flatMap { $0 }
     let visible = window(lines.count, height: inner.height, scroll: m.scroll[pane] ?? 0)
     for (i, line) in lines[visible].enumerated() {
         s.put(line.0, x: inner.x, y: inner.y + i, style: m.theme.style(line.1), clip: inner)
@@ -217,17 +225,30 @@ public func renderInput(_ m: AppModel, _ r: Rect, _ s: inout Screen) {
     if let text = m.input {
         let prompt = "> "
         let avail = max(0, r.width - DisplayWidth.of(prompt) - 1)
-        // Show the end of a long line.
-        var shown = text
-        while DisplayWidth.of(shown) > avail, !shown.isEmpty { shown.removeFirst() }
+        let (shown, width) = visibleSuffix(text, columns: avail)
         s.put(prompt + shown, x: r.x, y: r.y, style: m.theme.style(.input), clip: r)
-        s.cursor = (r.x + DisplayWidth.of(prompt + shown), r.y)
+        s.cursor = (r.x + DisplayWidth.of(prompt) + width, r.y)
     } else {
         let idle = m.pushToTalk
             ? (m.talking ? "● talking — Space to send" : "i or Enter to type · Space to talk")
             : "i or Enter to type · speak any time (voice detection)"
         s.put(idle, x: r.x, y: r.y, style: m.theme.style(.dim), clip: r)
     }
+}
+
+/// The longest end of `text` that fits in `columns`, and its width: one pass from the end (R17: a
+/// 10,000-character paste is rendered on every key, so this must be linear, not quadratic).
+func visibleSuffix(_ text: String, columns: Int) -> (Substring, Int) {
+    var width = 0
+    var start = text.endIndex
+    while start > text.startIndex {
+        let before = text.index(before: start)
+        let w = DisplayWidth.of(text[before])
+        if width + w > columns { break }
+        width += w
+        start = before
+    }
+    return (text[start...], width)
 }
 
 public func renderHints(_ m: AppModel, _ r: Rect, _ s: inout Screen) {

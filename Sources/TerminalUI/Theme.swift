@@ -51,6 +51,39 @@ public struct Theme: Sendable, Hashable {
         .input: Style(underline: true), .keyHint: Style(reverse: true), .overlay: Style(reverse: true),
     ])
 
+    /// The default theme, built in so that an installed binary without `themes/` still starts in
+    /// colour (R18). Identical to `themes/dark.toml` (a test compares them); change both together.
+    public static let dark = Theme(name: "dark", styles: [
+        .text: .plain,
+        .dim: Style(fg: .index(8)),
+        .border: Style(fg: .index(8)),
+        .borderFocused: Style(fg: .index(14), bold: true),
+        .title: Style(fg: .index(6), bold: true),
+        .statusBar: Style(fg: .index(0), bg: .index(6)),
+        .stateConnecting: Style(fg: .index(3), bold: true),
+        .stateConnected: Style(fg: .index(2), bold: true),
+        .stateInterrupted: Style(fg: .index(5), bold: true),
+        .stateClosing: Style(fg: .index(3)),
+        .stateClosed: Style(fg: .index(1), bold: true),
+        .stateDisconnected: Style(fg: .index(8), bold: true),
+        .user: Style(fg: .index(15), bold: true),
+        .model: Style(fg: .index(14)),
+        .modelInterrupted: Style(fg: .index(6), dim: true),
+        .error: Style(fg: .index(9), bold: true),
+        .hint: Style(fg: .index(3)),
+        .meterLow: Style(fg: .index(2)),
+        .meterMid: Style(fg: .index(3)),
+        .meterHigh: Style(fg: .index(1)),
+        .meterPeak: Style(fg: .index(15), bold: true),
+        .toolRunning: Style(fg: .index(3), bold: true),
+        .toolDone: Style(fg: .index(2)),
+        .toolFailed: Style(fg: .index(1), bold: true),
+        .toolCancelled: Style(fg: .index(8)),
+        .input: Style(fg: .index(15)),
+        .keyHint: Style(fg: .index(0), bg: .index(8)),
+        .overlay: Style(fg: .index(15), bg: .index(4)),
+    ])
+
     /// Is a theme usable as is (every role styled)? Missing roles fall back to `text`.
     public var missingRoles: [Role] { Role.allCases.filter { styles[$0] == nil } }
 }

@@ -43,20 +43,28 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
         if case .connecting(let a) = s, a > 0, m.state != s { m.reconnects += 1 }
         if s == .connected, !m.state.isLive { m.connectedSince = m.now; m.goAwayDeadline = nil }
         if !s.isLive, s != .closing { m.connectedSince = nil }
-        if case .closed(let f?) = s { m.lastError = f }
+        if case .closed(let f?) = s { m.lastError = clean(f) }
         if s == .connected { m.lastError = nil }
         m.state = s
         m.handleHeld = held
     case .inputTranscript(let t, let finished):
-        appendLive(&m.userEntries, turn: -1, text: t)
+        appendLive(&m.userEntries, turn: -1, text: ScreenText.sanitize(t))
         if finished, let i = m.userEntries.indices.last { m.userEntries[i].live = false }
+        bound(&m)
     case .userText:
         break   // the assembled `.turn` shows it
     case .outputTranscript(let t, let turn), .modelText(let t, let turn):
-        appendLive(&m.modelEntries, turn: turn, text: t)
+        appendLive(&m.modelEntries, turn: turn, text: ScreenText.sanitize(t))
+        bound(&m)
     case .audio(let d, _, let turn):
+        if m.receivedSamples[turn] == nil, m.receivedSamples.count >= AppModel.turnsKept,
+           let oldest = m.receivedSamples.keys.min(), oldest < turn {
+            m.receivedSamples[oldest] = nil
+        }
         m.receivedSamples[turn, default: 0] += d.count / 2
-    case .turn(let t):
+    case .turn(var t):
+        t.text = ScreenText.sanitize(t.text, limit: AppModel.maxEntryCharacters)
+        defer { bound(&m) }
         switch t.role {
         case .user:
             if let i = m.userEntries.lastIndex(where: { $0.live || $0.turn == -1 }), m.userEntries[i].live || m.userEntries[i].turn == -1 {
@@ -82,20 +90,25 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
     case .tool(let a):
         switch a {
         case .started(let id, let name, let args, let nb):
-            m.tools.append(ToolRow(id: id, name: name, args: args.map(shortArgs) ?? "", status: .running, duration: nil,
-                                   detail: nb ? "background" : ""))
+            m.tools.append(ToolRow(id: id, name: ScreenText.sanitize(name, limit: 200), args: args.map(shortArgs) ?? "",
+                                   status: .running, duration: nil, detail: nb ? "background" : ""))
+            if m.tools.count > AppModel.maxToolRows {
+                let n = m.tools.count - AppModel.maxToolRows
+                m.tools.removeFirst(n)
+                m.droppedToolRows += n
+            }
         case .finished(let id, _, let result, let d): setTool(&m, id, .done, d, shortArgs(result))
-        case .failed(let id, _, let err, let d): setTool(&m, id, .failed, d, err)
+        case .failed(let id, _, let err, let d): setTool(&m, id, .failed, d, ScreenText.sanitize(err))
         case .cancelled(let id, _, let d): setTool(&m, id, .cancelled, d, "")
         }
     case .goAway(let left):
         m.goAwayDeadline = m.now.addingTimeInterval(Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
     case .warning(let w):
-        m.lastWarning = w
+        m.lastWarning = ScreenText.sanitize(w)
     case .inputDropped(let n):
         m.lastWarning = "input buffer full: dropped \(n) audio chunk(s)"
     case .ended(let f):
-        if let f { m.lastError = f }
+        if let f { m.lastError = clean(f) }
     case .setupComplete, .generationComplete, .usage, .grounding, .voiceActivity, .replayed:
         break
     }
@@ -108,14 +121,44 @@ private func setTool(_ m: inout AppModel, _ id: String, _ s: ToolRow.Status, _ d
     if !detail.isEmpty { m.tools[i].detail = detail }
 }
 
+/// Tool arguments and results as one sanitized line.
 func shortArgs(_ v: JSONValue) -> String {
-    let s = v.description
+    let s = ScreenText.sanitize(v.description)
     return s == "{}" ? "" : s
 }
 
+/// A failure's wording can come from the peer (a close reason): sanitize it too.
+private func clean(_ f: SessionFailure) -> SessionFailure {
+    var f = f
+    f.headline = ScreenText.sanitize(f.headline)
+    f.hint = ScreenText.sanitize(f.hint)
+    return f
+}
+
+/// Keeps both transcript panes within `maxPaneEntries`, counting what is dropped.
+private func bound(_ m: inout AppModel) {
+    if m.userEntries.count > AppModel.maxPaneEntries {
+        let n = m.userEntries.count - AppModel.maxPaneEntries
+        m.userEntries.removeFirst(n)
+        m.droppedEntries[.user, default: 0] += n
+    }
+    if m.modelEntries.count > AppModel.maxPaneEntries {
+        let n = m.modelEntries.count - AppModel.maxPaneEntries
+        m.modelEntries.removeFirst(n)
+        m.droppedEntries[.model, default: 0] += n
+    }
+}
+
+/// `text` is already sanitized; a live entry stops growing at `maxEntryCharacters`.
 private func appendLive(_ entries: inout [TranscriptEntry], turn: Int, text: String) {
     if let i = entries.indices.last, entries[i].live, entries[i].turn == turn {
-        entries[i].text += text
+        let current = entries[i].text
+        if current.utf8.count + text.utf8.count <= AppModel.maxEntryCharacters {
+            entries[i].text += text
+        } else if !current.hasSuffix("…") {
+            let room = AppModel.maxEntryCharacters - current.count
+            entries[i].text += room > 1 ? String(text.prefix(room - 1)) + "…" : "…"
+        }
     } else {
         entries.append(TranscriptEntry(turn: turn, text: text.trimmingCharacters(in: .whitespaces), live: true, interrupted: false))
     }
@@ -172,6 +215,8 @@ private func key(_ m: inout AppModel, _ k: Key) -> [Effect] {
         m.userEntries.removeAll()
         m.modelEntries.removeAll()
         m.tools.removeAll()
+        m.droppedEntries.removeAll()
+        m.droppedToolRows = 0
         m.receivedSamples.removeAll()
         m.scroll.removeAll()
         m.lastError = nil
