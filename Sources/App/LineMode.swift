@@ -2,6 +2,7 @@ import AudioCore
 import Foundation
 import LiveProtocol
 import LiveSession
+import TerminalUI
 
 /// Exit codes of `livetalk` (also in `livetalk --help`).
 public enum ExitStatus {
@@ -100,7 +101,6 @@ public final class LineMode: Sendable {
             recorder = try options.outputWav.map { (p: String) throws(WAVError) in try WAVWriter(path: p, sampleRate: 24000) }
             if let p = options.inputWav { wavInput = try WAVFile.read(path: p).mono(at: 16000) }
         } catch {
-            transcript?.close()
             sayError("livetalk: \(error)")
             return ExitStatus.usage
         }
@@ -153,7 +153,8 @@ public final class LineMode: Sendable {
                 noReply = !(await waitIdle(progress))
             }
             for await line in inputs {
-                if noReply || (await progress.stopping) { break }
+                if noReply { break }
+                if await progress.stopping { break }
                 let text = line.trimmingCharacters(in: .whitespaces)
                 guard !text.isEmpty else { continue }
                 if await progress.ended { break }
@@ -189,7 +190,7 @@ public final class LineMode: Sendable {
     private func waitUntilLive(_ p: LineProgress) async -> Bool {
         while true {
             if await p.live { return true }
-            if await p.ended || p.stopping { return false }
+            if await p.stopping { return false }
             try? await Task.sleep(for: .milliseconds(20))
         }
     }
@@ -239,27 +240,34 @@ public final class LineMode: Sendable {
         if options.pushToTalk { await session.activityEnd() } else { await session.audioStreamEnd() }
     }
 
+    /// Everything printed comes from the peer in part: no escape sequences, no control
+    /// characters, one line per event, bounded length.
+    static func clean(_ s: String, limit: Int = 32_000) -> String {
+        ScreenText.sanitize(s, limit: limit).replacingOccurrences(of: "\n", with: " ")
+    }
+
     static func print(_ e: SessionEvent, endpointKind: Endpoint.Kind) {
         switch e {
         case .state(let s, let held):
-            var line = "[state] \(s)"
+            var line = "[state] \(clean(s.description, limit: 2_000))"
             if s == .connected { line += " (\(endpointKind.rawValue))" }
             _ = held
             say(line)
         case .turn(let t):
-            say("\(t.role == .user ? "you" : "model")> \(t.text)\(t.interrupted ? " [interrupted]" : "")")
+            say("\(t.role == .user ? "you" : "model")> \(clean(t.text))\(t.interrupted ? " [interrupted]" : "")")
         case .tool(let a):
             switch a {
             case .started(_, let name, let args, let nb):
-                say("[tool] \(name) running\(nb ? " (background)" : "") \(args?.description ?? "{}")")
-            case .finished(_, let name, let result, let d): say("[tool] \(name) done in \(fmt(d)) → \(result)")
-            case .failed(_, let name, let err, let d): say("[tool] \(name) failed in \(fmt(d)): \(err)")
-            case .cancelled(_, let name, let d): say("[tool] \(name) cancelled after \(fmt(d))")
+                say("[tool] \(clean(name, limit: 200)) running\(nb ? " (background)" : "") \(clean(args?.description ?? "{}", limit: 2_000))")
+            case .finished(_, let name, let result, let d):
+                say("[tool] \(clean(name, limit: 200)) done in \(fmt(d)) → \(clean(result.description, limit: 2_000))")
+            case .failed(_, let name, let err, let d): say("[tool] \(clean(name, limit: 200)) failed in \(fmt(d)): \(clean(err, limit: 2_000))")
+            case .cancelled(_, let name, let d): say("[tool] \(clean(name, limit: 200)) cancelled after \(fmt(d))")
             }
         case .goAway(let left): say("[state] server will close in \(fmt(left)); reconnecting before then")
         case .replayed(let n): say("[state] delivered \(n) held input message(s) after reconnecting")
         case .inputDropped(let n): say("[warn] input buffer full: dropped \(n) old audio chunk(s)")
-        case .warning(let w): say("[warn] \(w)")
+        case .warning(let w): say("[warn] \(clean(w, limit: 2_000))")
         case .purge: say("[state] interrupted")
         default: break
         }

@@ -3,6 +3,7 @@ import Curses
 import Foundation
 import LiveProtocol
 import LiveSession
+import PulseAudio
 import TerminalUI
 
 /// The full-screen runtime: merges session, key, level, signal and tick streams into one
@@ -77,6 +78,17 @@ public final class UIRuntime: Sendable {
         tasks.append(Task {
             for await _ in frames { sink.yield(.frame) }
         })
+        if let pulse = device as? PulseAudioDevice {
+            // Never print under curses: device news goes to the session pane like any warning.
+            tasks.append(Task {
+                for await e in pulse.events {
+                    switch e {
+                    case .lost(let why): sink.yield(.session(.warning("audio lost (\(why)); text still works, retrying")))
+                    case .recovered(let what): sink.yield(.session(.warning("audio: \(what) is back")))
+                    }
+                }
+            })
+        }
         let signalStream = signals
         let signalled = SignalFlag()
         tasks.append(Task {

@@ -130,7 +130,10 @@ public final class QuietLiveServer: Sendable {
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(configuration: .init(maxFrameSize: 16 << 20, autoPing: .disabled)) { _, _, _ in
+            server: .http1WebSocketUpgrade(
+                configuration: HTTP1WebSocketUpgradeChannel.Configuration(
+                    ws: WebSocketServerConfiguration(maxFrameSize: 16 << 20, autoPing: .disabled))
+            ) { _, _, _ in
                 .upgrade([:]) { inbound, outbound, _ in
                     var messages = inbound.messages(maxSize: 16 << 20).makeAsyncIterator()
                     guard (try? await messages.next()) != nil else { return }   // setup

@@ -8,6 +8,7 @@ import WebSocketTransport
 
 public struct TestTimeout: Error, CustomStringConvertible {
     public var what: String
+    public init(what: String) { self.what = what }
     public var description: String { "gave up waiting for \(what)" }
 }
 

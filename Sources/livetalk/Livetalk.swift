@@ -79,6 +79,16 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "PulseAudio sink to play to (see `livetalk devices`; default: the server's default).") var speaker: String?
     @Option(help: "Target playback device latency in ms (default 50).") var playbackBufferMs = 50
     @Option(help: "Colour theme: a name from `livetalk themes` or a path to a .toml file (default dark).") var theme: String?
+    @Flag(help: "Send the API key or token to a custom wss:// --endpoint that is not a Google host (never over plaintext ws://).")
+    var trustEndpoint = false
+    @Option(help: ArgumentHelp("Seconds for TCP + TLS + WebSocket upgrade (default 10).", visibility: .hidden)) var connectTimeout: Double?
+    @Option(help: ArgumentHelp("Seconds from the socket opening to setupComplete (default 10).", visibility: .hidden)) var setupTimeout: Double?
+    @Option(help: ArgumentHelp("Seconds for the close handshake (default 2).", visibility: .hidden)) var closeTimeout: Double?
+    @Option(help: ArgumentHelp("Seconds between WebSocket pings (default 15).", visibility: .hidden)) var pingInterval: Double?
+    @Option(help: ArgumentHelp("Seconds with no inbound frame before the connection counts as dead (default 45).", visibility: .hidden))
+    var inactivityTimeout: Double?
+    @Option(help: ArgumentHelp("Line mode: seconds with no event while a reply is awaited before giving up (default 30).",
+                               visibility: .hidden)) var replyTimeout: Double?
 
     enum TurnMode: String, EnumerableFlag {
         case vad, ptt
@@ -102,6 +112,28 @@ struct ClientOptions: ParsableArguments {
                 throw ValidationError("\(flag) \(path): no such readable file")
             }
         }
+        for (flag, v) in [("--connect-timeout", connectTimeout), ("--setup-timeout", setupTimeout),
+                          ("--close-timeout", closeTimeout), ("--ping-interval", pingInterval),
+                          ("--inactivity-timeout", inactivityTimeout), ("--reply-timeout", replyTimeout)] {
+            if let v, !(v.isFinite && v >= 0.05 && v <= 86_400) {
+                throw ValidationError("\(flag) \(v): use a number of seconds from 0.05 to 86400")
+            }
+        }
+    }
+
+    static func duration(_ seconds: Double?, _ fallback: Duration) -> Duration {
+        guard let seconds, seconds.isFinite, seconds > 0 else { return fallback }
+        return .milliseconds(Int64((min(seconds, 86_400) * 1000).rounded()))
+    }
+
+    var deadlines: Deadlines {
+        var d = Deadlines()
+        d.connect = Self.duration(connectTimeout, d.connect)
+        d.setup = Self.duration(setupTimeout, d.setup)
+        d.close = Self.duration(closeTimeout, d.close)
+        d.pingInterval = Self.duration(pingInterval, d.pingInterval)
+        d.inactivity = Self.duration(inactivityTimeout, d.inactivity)
+        return d
     }
 
     /// Runs the client and returns its exit code.
@@ -115,6 +147,7 @@ struct ClientOptions: ParsableArguments {
         LogSetup.bootstrap(path: logFile ?? file.logFile,
                            level: Logger.Level(rawValue: logLevel ?? file.logLevel ?? "info") ?? .info)
         let logger = Logger(label: "livetalk")
+        for w in file.warnings { sayErr("livetalk: warning: \(w)") }
 
         var s = ClientSettings()
         s.model = model ?? file.model ?? s.model
@@ -127,6 +160,10 @@ struct ClientOptions: ParsableArguments {
         s.vertex = vertex
         s.project = project
         s.location = location
+        s.trustEndpoint = trustEndpoint
+        // Signals first: from here on Ctrl-C, SIGTERM and SIGHUP end the process within 2 s.
+        let shutdown = Shutdown.shared
+        shutdown.install()
 
         // Full screen unless --no-tui or stdin/stdout is not a terminal; a bad theme stops here, before curses.
         var fullScreen: (backend: CursesBackend, theme: Theme)?
@@ -166,28 +203,37 @@ struct ClientOptions: ParsableArguments {
         let credential = Settings.credential(environment: env, file: file)
         let systemText: String?
         var endpointValue: Endpoint?
+        var notices: [String] = []
         do {
             systemText = try Settings.systemInstruction(system ?? file.system)
-            endpointValue = try Settings.endpoint(settings: s, credential: credential, environment: env, file: file)
+            (endpointValue, notices) = try Settings.endpoint(settings: s, credential: credential, environment: env, file: file)
         } catch {
             return fail("livetalk: \(error)", ExitStatus.usage)
         }
         var embedded: EmbeddedEmulator?
         if endpointValue == nil {
+            let started: EmbeddedEmulator
             do {
-                embedded = try await EmbeddedEmulator.start()
+                started = try await EmbeddedEmulator.start()
+                endpointValue = try started.endpoint(apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion)
             } catch {
                 return fail("livetalk: cannot start the embedded emulator: \(error)", ExitStatus.startFailed)
             }
-            endpointValue = embedded!.endpoint(apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion)
-            logger.info("no API key set: using the embedded emulator at \(embedded!.url)")
+            embedded = started
+            logger.info("no API key set: using the embedded emulator at \(started.url)")
         }
-        let ep = endpointValue!
+        guard let ep = endpointValue else { return fail("livetalk: no endpoint", ExitStatus.startFailed) }
         logger.info("endpoint \(ep.redactedDescription) model \(s.model)")
+        for n in notices {
+            logger.notice("\(n)")
+            if fullScreen == nil { sayErr("livetalk: \(n)") }
+        }
         let setup = Settings.setup(s, endpoint: ep, system: systemText)
+        let deadlines = self.deadlines
         let session = Session(
-            config: SessionConfig(endpoint: ep, setup: setup, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion),
-            transport: WebSocketTransport(caFile: s.caFile, logger: Logger(label: "livetalk.transport")),
+            config: SessionConfig(endpoint: ep, setup: setup, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion,
+                                  deadlines: deadlines),
+            transport: WebSocketTransport(caFile: s.caFile, deadlines: deadlines, logger: Logger(label: "livetalk.transport")),
             tools: ToolRegistry.builtins(timerScheduling: s.nonBlockingScheduling))
 
         var lineOptions = LineModeOptions()
@@ -196,6 +242,7 @@ struct ClientOptions: ParsableArguments {
         lineOptions.outputWav = outputWav
         lineOptions.pushToTalk = s.pushToTalk
         lineOptions.endpointKind = ep.kind
+        lineOptions.replyTimeout = Self.duration(replyTimeout, lineOptions.replyTimeout)
         if embedded != nil && fullScreen == nil {
             sayErr("livetalk: no API key set (GEMINI_API_KEY / GOOGLE_API_KEY): talking to the embedded emulator")
         }
@@ -206,16 +253,6 @@ struct ClientOptions: ParsableArguments {
         pulse.captureEnabled = inputWav == nil && !s.pushToTalk   // line mode has no talk key: PTT is text or WAV only
         let (device, notice, shortNotice) = AudioSetup.open(audio, options: pulse)
         if let notice, fullScreen == nil { sayErr("livetalk: \(notice)") }
-        if let pulse = device as? PulseAudioDevice {
-            Task {
-                for await e in pulse.events {
-                    switch e {
-                    case .lost(let why): say("[audio] \(why) — retrying every second")
-                    case .recovered(let what): say("[audio] \(what) is back")
-                    }
-                }
-            }
-        }
         let bridge = device.map { AudioBridge(session: session, device: $0, mode: s.pushToTalk ? .pushToTalk : .vad) }
 
         if let ui = fullScreen {
@@ -226,36 +263,32 @@ struct ClientOptions: ParsableArguments {
             model.endpointKind = embedded != nil ? "emulator" : ep.kind.rawValue
             model.pushToTalk = s.pushToTalk
             model.audioAvailable = bridge != nil
-            model.lastWarning = shortNotice
-            let (signals, signalSink) = AsyncStream.makeStream(of: Int32.self)
-            installSignalHandlers { signalSink.yield($0) }
-            let code = await UIRuntime(session: session, audio: bridge, backend: ui.backend, model: model, signals: signals).run()
+            model.lastWarning = shortNotice ?? notices.first
+            let backend = ui.backend
+            let restore = shutdown.addFinalizer { backend.stop() }
+            let code = await UIRuntime(session: session, audio: bridge, backend: ui.backend, model: model,
+                                       signals: shutdown.requests).run()
+            shutdown.remove(restore)
             embedded?.stop()
             return code
         }
-        installSignalHandlers { _ in
+        if let pulse = device as? PulseAudioDevice {
+            // The sound server may go away and come back (a restart, suspend/resume): one line
+            // each way; the conversation goes on in text meanwhile.
             Task {
-                await session.quit()
-                Foundation.exit(ExitStatus.interrupted)
+                for await e in pulse.events {
+                    switch e {
+                    case .lost(let why): say("[audio] \(why); the conversation goes on in text, retrying every second")
+                    case .recovered(let what): say("[audio] \(what) is back")
+                    }
+                }
             }
         }
         if pulse.captureEnabled { await bridge?.startMicrophone() }
-        let code = await LineMode(session: session, options: lineOptions, audio: bridge).run(lines: standardInputLines())
+        let code = await LineMode(session: session, options: lineOptions, audio: bridge)
+            .run(lines: standardInputLines(), interrupts: shutdown.requests, shutdown: shutdown)
         embedded?.stop()
         return code
-    }
-}
-
-nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
-
-/// SIGINT/SIGTERM/SIGHUP go to `handler` (which closes the session with 1000 and exits 130).
-private func installSignalHandlers(_ handler: @escaping @Sendable (Int32) -> Void) {
-    for sig in [SIGINT, SIGTERM, SIGHUP] {
-        signal(sig, SIG_IGN)
-        let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        src.setEventHandler { handler(sig) }
-        src.resume()
-        signalSources.append(src)
     }
 }
 
