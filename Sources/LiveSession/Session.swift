@@ -101,7 +101,8 @@ public actor Session {
         self.buffer = InputBuffer(capacity: bufferCapacity)
         self.machine = SessionStateMachine(policy: config.policy, goAwayMargin: config.goAwayMargin,
                                            apiVersion: config.apiVersion, model: config.setup.model)
-        (events, continuation) = AsyncStream.makeStream(of: SessionEvent.self, bufferingPolicy: .unbounded)
+        (events, continuation) = AsyncStream.makeStream(of: SessionEvent.self,
+                                                        bufferingPolicy: .bufferingOldest(Self.maxQueuedEvents))
     }
 
     // MARK: commands
@@ -147,7 +148,7 @@ public actor Session {
         cancelAllCalls()
         reconnectTask?.cancel()
         connectTask?.cancel()
-        continuation.yield(.ended(nil))
+        emit(.ended(nil))
         continuation.finish()
     }
 
@@ -174,8 +175,8 @@ public actor Session {
 
     /// A typed message: a whole user turn.
     public func sendText(_ text: String) {
-        continuation.yield(.userText(text))
-        continuation.yield(.turn(TranscriptTurn(role: .user, text: text, turn: turn)))
+        emit(.userText(text))
+        emit(.turn(TranscriptTurn(role: .user, text: text, turn: turn)))
         if config.textAsClientContent {
             send(.clientContent(ClientContent(turns: [.user(text)], turnComplete: true)))
         } else {
@@ -228,13 +229,13 @@ public actor Session {
         let now = ContinuousClock.now
         if let last = lastDropReport, now - last < .seconds(2) { return }
         lastDropReport = now
-        continuation.yield(.inputDropped(count: buffer.dropped - lastReportedDrops))
+        emit(.inputDropped(count: buffer.dropped - lastReportedDrops))
         lastReportedDrops = buffer.dropped
     }
 
     /// A warning, at most one per kind every 2 s; the next one says how many were held back.
     private func warn(_ kind: WarningLimiter.Kind, _ text: String) {
-        if let line = warnings.admit(kind, text, now: .now) { continuation.yield(.warning(line)) }
+        if let line = warnings.admit(kind, text, now: .now) { emit(.warning(line)) }
     }
 
     // MARK: actions
@@ -249,7 +250,7 @@ public actor Session {
             case .flushPending:
                 let replay = buffer.takeForReplay()
                 for m in replay { send(m) }
-                if !replay.isEmpty { continuation.yield(.replayed(count: replay.count)) }
+                if !replay.isEmpty { emit(.replayed(count: replay.count)) }
             case .closeSocket(let code):
                 reconnectTask?.cancel()
                 reconnectTask = nil
@@ -281,7 +282,7 @@ public actor Session {
                     await self?.reconnectTimerFired(attempt: attempt)
                 }
             case .purgePlayback(let t):
-                continuation.yield(.purge(turn: t))
+                emit(.purge(turn: t))
             case .armGoAwayDeadline(let after):
                 let gen = generation
                 Task { [weak self] in
@@ -305,7 +306,7 @@ public actor Session {
         let now = (machine.state, machine.resumptionHandle != nil)
         if let last = lastStateSent, last.0 == now.0, last.1 == now.1 { return }
         lastStateSent = now
-        continuation.yield(.state(now.0, handleHeld: now.1))
+        emit(.state(now.0, handleHeld: now.1))
         if case .closed = now.0 {
             for w in closeWaiters { w.resume() }
             closeWaiters.removeAll()
@@ -455,7 +456,7 @@ public actor Session {
     private func handle(_ message: ServerMessage) {
         switch message.payload {
         case .setupComplete(let s):
-            continuation.yield(.setupComplete(sessionId: s.sessionId))
+            emit(.setupComplete(sessionId: s.sessionId))
             perform(machine.setupCompleted())
         case .serverContent(let c):
             handle(c)
@@ -465,7 +466,7 @@ public actor Session {
             for id in c.ids { cancelCall(id) }
         case .goAway(let g):
             let left = min(g.timeLeft?.duration ?? .seconds(5), .seconds(86_400))
-            continuation.yield(.goAway(timeLeft: left))
+            emit(.goAway(timeLeft: left))
             perform(machine.receivedGoAway(timeLeft: left))
         case .sessionResumptionUpdate(let u):
             if u.resumable == true, u.newHandle?.isEmpty == false {
@@ -473,16 +474,16 @@ public actor Session {
             }
             perform(machine.receivedResumptionUpdate(handle: u.newHandle, resumable: u.resumable == true))
         case .voiceActivity(let v):
-            continuation.yield(.voiceActivity(v.type ?? "?"))
+            emit(.voiceActivity(v.type ?? "?"))
         case .voiceActivityDetectionSignal(let v):
-            continuation.yield(.voiceActivity(v.vadSignalType ?? "?"))
+            emit(.voiceActivity(v.vadSignalType ?? "?"))
         case .usageOnly:
             break
         case .unknown(let keys):
             counters.badMessages += 1
             warn(.unknownMessage, "ignored an unknown server message (\(Self.short(keys.prefix(5).joined(separator: ", "))))")
         }
-        if let u = message.usageMetadata { continuation.yield(.usage(u)) }
+        if let u = message.usageMetadata { emit(.usage(u)) }
     }
 
     /// Order matters: a purge goes out before anything else in the same message.
@@ -493,7 +494,7 @@ public actor Session {
         }
         if let t = c.inputTranscription?.text, !t.isEmpty || c.inputTranscription?.finished == true {
             transcript.userFragment(t)
-            continuation.yield(.inputTranscript(t, finished: c.inputTranscription?.finished == true))
+            emit(.inputTranscript(t, finished: c.inputTranscription?.finished == true))
         }
         let live = purgedTurn != turn
         if live, let parts = c.modelTurn?.parts {
@@ -506,21 +507,21 @@ public actor Session {
                         continue
                     }
                     modelStarted()
-                    continuation.yield(.audio(blob.data, sampleRate: rate, turn: turn))
+                    emit(.audio(blob.data, sampleRate: rate, turn: turn))
                 } else if let text = p.text {
                     modelStarted()
                     transcript.modelTextPart(text)
-                    continuation.yield(.modelText(text, turn: turn))
+                    emit(.modelText(text, turn: turn))
                 }
             }
         }
         if live, let t = c.outputTranscription?.text, !t.isEmpty {
             modelStarted()
             transcript.modelTranscript(t)
-            continuation.yield(.outputTranscript(t, turn: turn))
+            emit(.outputTranscript(t, turn: turn))
         }
-        if let g = c.groundingMetadata { continuation.yield(.grounding(g)) }
-        if c.generationComplete == true { continuation.yield(.generationComplete(turn: turn)) }
+        if let g = c.groundingMetadata { emit(.grounding(g)) }
+        if c.generationComplete == true { emit(.generationComplete(turn: turn)) }
         if c.turnComplete == true {
             answeredIndex = sentIndex
             cancelledCalls.removeAll()
@@ -534,15 +535,15 @@ public actor Session {
         guard !modelSpeaking else { return }
         modelSpeaking = true
         machine.modelOutputStarted()
-        if let u = transcript.takeUser(turn: turn) { continuation.yield(.turn(u)) }
+        if let u = transcript.takeUser(turn: turn) { emit(.turn(u)) }
     }
 
     /// Ends the current turn (at `turnComplete`, or when the socket drops mid-turn).
     private func finishOpenTurn(interrupted: Bool, reason: String? = nil, atTurnComplete: Bool) {
-        if let u = transcript.takeUser(turn: turn) { continuation.yield(.turn(u)) }
-        if let m = transcript.takeModel(turn: turn, interrupted: interrupted) { continuation.yield(.turn(m)) }
+        if let u = transcript.takeUser(turn: turn) { emit(.turn(u)) }
+        if let m = transcript.takeModel(turn: turn, interrupted: interrupted) { emit(.turn(m)) }
         if atTurnComplete || modelSpeaking {
-            continuation.yield(.turnComplete(turn: turn, interrupted: interrupted, reason: reason))
+            emit(.turnComplete(turn: turn, interrupted: interrupted, reason: reason))
             turn += 1
         }
         purgedTurn = nil
@@ -577,7 +578,7 @@ public actor Session {
             }
             machine.toolCallsStarted(1)
             let def = tools[call.name]
-            continuation.yield(.tool(.started(id: id, name: call.name, args: call.args,
+            emit(.tool(.started(id: id, name: call.name, args: call.args,
                                               nonBlocking: def?.declaration.isNonBlocking ?? false)))
             let started = ContinuousClock.now
             let args = call.args
@@ -604,11 +605,11 @@ public actor Session {
         switch result {
         case .success(let v):
             response = v
-            continuation.yield(.tool(.finished(id: id, name: name, result: v, duration: duration)))
+            emit(.tool(.finished(id: id, name: name, result: v, duration: duration)))
         case .failure(let e):
             let text = (e as? ToolFailure)?.message ?? "\(e)"
             response = ["error": .string(text)]
-            continuation.yield(.tool(.failed(id: id, name: name, error: text, duration: duration)))
+            emit(.tool(.failed(id: id, name: name, error: text, duration: duration)))
         }
         send(.toolResponse(ToolResponse(functionResponses: [
             FunctionResponse(id: call.wireId, name: name, response: response, scheduling: scheduling),
@@ -620,12 +621,22 @@ public actor Session {
         if cancelledCalls.count < 1000 { cancelledCalls.insert(id) }
         guard let call = calls.removeValue(forKey: id) else { return }
         call.task.cancel()
-        continuation.yield(.tool(.cancelled(id: id, name: call.name, duration: ContinuousClock.now - call.started)))
+        emit(.tool(.cancelled(id: id, name: call.name, duration: ContinuousClock.now - call.started)))
         perform(machine.toolCallsEnded(1))
     }
 
     private func cancelAllCalls() {
         for id in Array(calls.keys) { cancelCall(id) }
+    }
+
+    // MARK: events
+
+    /// Events waiting for the consumer at most (minutes of audio chunks: only a consumer that
+    /// stopped reading reaches it). Beyond it new events are dropped and counted.
+    public static let maxQueuedEvents = 20_000
+
+    private func emit(_ e: SessionEvent) {
+        if case .dropped = continuation.yield(e) { counters.eventsDropped += 1 }
     }
 
     // MARK: validation
@@ -649,6 +660,7 @@ public struct SessionCounters: Sendable, Hashable {
     public var audioChunksBadRate = 0
     public var outboundAudioDropped = 0
     public var badToolCalls = 0
+    public var eventsDropped = 0
     public init() {}
 }
 
