@@ -312,6 +312,29 @@ def test_signal_during_a_reply_exits_130_with_complete_files(client, tmp_path, s
     assert any(e["kind"] == "audio" for e in events)
 
 
+def test_sigint_during_a_reply_from_a_custom_server(client, tmp_path, fake_live):
+    def long_reply(ws):
+        ws.send(json.dumps({"serverContent": {"outputTranscription": {"text": "a long reply"}}}))
+        for _ in range(250):   # 10 s of audio in 40 ms chunks, paced in real time
+            ws.send(json.dumps({"serverContent": {"modelTurn": {"parts": [
+                {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": pcm_b64(960, 500)}}]}}}))
+            time.sleep(0.04)
+        normal_reply(ws, "done")
+
+    server = fake_live(reply=long_reply)
+    wav, tr = tmp_path / "out.wav", tmp_path / "t.jsonl"
+    c = client(["--no-tui", "--audio", "null", "--endpoint", f"ws://127.0.0.1:{server.port}",
+                "--output-wav", str(wav), "--transcript", str(tr)])
+    c.send("hello\n")
+    wait_until(lambda: "audio" in transcript_kinds(tr), 30, "the first audio chunk in the transcript", proc=c.proc)
+    time.sleep(0.3)
+    c.signal(signal.SIGINT)
+    assert c.wait_exit(2, "exit after SIGINT during a reply") == 130, c.stderr
+    assert check_wav_header(wav) > 0
+    check_transcript_complete(tr)
+    assert "model> a long reply [interrupted]" in c.stdout, c.stdout
+
+
 def test_second_sigint_exits_at_once(client, tmp_path):
     c, wav, tr = start_long_reply(client, tmp_path)
     c.signal(signal.SIGINT)
@@ -348,6 +371,8 @@ def test_connect_timeout_gives_up_by_itself(client, blackhole, close_after_read)
     code = c.wait_exit(60, "giving up on a server that never completes the WebSocket upgrade (--connect-timeout 0.5)")
     assert code not in (0, *CRASH_CODES), (code, c.stdout, c.stderr)
     assert "gave up after" in c.stdout, c.stdout
+    if not close_after_read:
+        assert "no answer from the server" in c.stdout, c.stdout   # the line names the failure
     closed = [l for l in c.stdout.splitlines() if "CLOSED" in l]
     assert closed, c.stdout
 
