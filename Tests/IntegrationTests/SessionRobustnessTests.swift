@@ -140,6 +140,9 @@ struct SessionRobustnessTests {
     @Test func testR3_goAwayFarInTheFutureDoesNotTrap() async throws {
         var h = Self.harness()
         let server = try await Self.connect(&h)
+        // Mid-turn (not a safe point), so the session waits for the turn end or the deadline,
+        // which is clamped to a day rather than overflowing.
+        server.send(#"{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"AAAAAA=="}}]}}}"#)
         server.send(#"{"goAway":{"timeLeft":"1e17s"}}"#)
         server.send(#"{"goAway":{"timeLeft":"18446744073709551616s"}}"#)
         try await h.recorder.wait(for: "the goAway", seconds: 10) { ev in
