@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "livetalk", targets: ["livetalk"]),
         .executable(name: "livetalk-bench", targets: ["Benchmarks"]),
+        .executable(name: "livetalk-fuzz", targets: ["Fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -86,6 +87,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
 
+        // Fuzz target bodies (also replayed by FuzzRegressionTests) and their libFuzzer driver;
+        // scripts/fuzz builds the driver with -sanitize=fuzzer -DFUZZING.
+        .target(name: "FuzzTargets", dependencies: ["LiveProtocol", "LiveSession", "AudioCore", "TerminalUI", "App"],
+                swiftSettings: swift6),
+        .executableTarget(name: "Fuzz", dependencies: ["FuzzTargets"], swiftSettings: swift6),
+
         // ── tests ──
         .testTarget(name: "LiveProtocolTests", dependencies: ["LiveProtocol"],
                     resources: [.copy("Fixtures")], swiftSettings: swift6),
@@ -96,6 +103,7 @@ let package = Package(
         .testTarget(name: "PulseAudioTests", dependencies: ["PulseAudio", "AudioCore", "CPulseSimple"], swiftSettings: swift6),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol", "Speech"], swiftSettings: swift6),
         .testTarget(name: "SpeechTests", dependencies: ["Speech", "AudioCore"], swiftSettings: swift6),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [
             "TestSupport", "LiveSession", "LiveProtocol", "Emulator", "WebSocketTransport", "App", "AudioCore", "Speech",
         ], swiftSettings: swift6),
