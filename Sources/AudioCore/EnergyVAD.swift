@@ -69,6 +69,16 @@ public struct EnergyVAD: Sendable {
         return events
     }
 
+    /// Ends an open utterance now (the emulator's maximum utterance length, R8), as if enough
+    /// silence had followed. Sound that goes on must again last `prefixPaddingMs` to start a new one.
+    public mutating func endUtterance() -> [Event] {
+        guard inSpeech else { return [] }
+        inSpeech = false
+        voicedRunMs = 0
+        silentRunMs = 0
+        return [.speechEnded(speechSeconds: Double(max(lastVoicedSample, speechStartSample) - speechStartSample) / Double(rate))]
+    }
+
     /// The stream ended (`audioStreamEnd`): close an open utterance now.
     public mutating func flush() -> [Event] {
         guard inSpeech else { return [] }

@@ -70,6 +70,9 @@ public actor EmulatorBrain {
         let relay: Task<Void, Never>
     }
     private var hearing: Hearing?
+    /// This utterance holds one of the server's listener slots (R8); given back exactly once.
+    private var holdsListenerSlot = false
+
     private var grammar = PhraseGrammar(phrases: [])
     private var voice = VoiceMap.voice(name: nil, languageCode: nil)
     private var timers: [Task<Void, Never>] = []
@@ -90,6 +93,41 @@ public actor EmulatorBrain {
     }
 
     public var isClosed: Bool { closed }
+
+    /// R6: closes the connection with 1008 when `setup` has not arrived within `timeout`.
+    public func armSetupDeadline(_ timeout: Duration) {
+        timers.append(Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.setupDeadlinePassed(timeout)
+        })
+    }
+
+    private func setupDeadlinePassed(_ timeout: Duration) async {
+        guard setup == nil, !closed else { return }
+        await shared.count { $0.idleCloses += 1 }
+        await close(1008, "no setup message within \(EmulatorState.seconds(timeout).formatted()) s")
+    }
+
+    /// R7: user text is capped at `maxTextCharacters` (counted); the cut is silent to the client.
+    private func capped(_ text: String) async -> String {
+        let limit = max(1, options.maxTextCharacters)
+        guard let end = text.index(text.startIndex, offsetBy: limit, limitedBy: text.endIndex), end < text.endIndex else {
+            return text
+        }
+        await shared.count { $0.textTruncations += 1 }
+        return String(text[..<end])
+    }
+
+    /// Appends to the history, dropping the oldest entries over `maxHistoryEntries` (counted).
+    private func remember(_ e: HistoryEntry) {
+        history.append(e)
+        let excess = history.count - max(1, options.maxHistoryEntries)
+        if excess > 0 {
+            history.removeFirst(excess)
+            let n = excess
+            Task { [shared] in await shared.count { $0.historyDropped += n } }
+        }
+    }
 
     // MARK: input
 
@@ -121,10 +159,10 @@ public actor EmulatorBrain {
             // The last user turn of a completed clientContent is the turn to answer; the rest is history.
             let answerIndex = c.turnComplete == true ? turns.lastIndex(where: { $0.role != "model" }) : nil
             for (i, t) in turns.enumerated() where i != answerIndex && !t.text.isEmpty {
-                history.append(HistoryEntry(t.role == "model" ? .model : .user, t.text))
+                remember(HistoryEntry(t.role == "model" ? .model : .user, await capped(t.text)))
             }
             if c.turnComplete == true {
-                let text = answerIndex.map { turns[$0].text } ?? ""
+                let text = await capped(answerIndex.map { turns[$0].text } ?? "")
                 await userInput(text.isEmpty ? "(continue)" : text)
             }
         case .realtimeInput(let r):
@@ -277,7 +315,7 @@ public actor EmulatorBrain {
 
     private func realtime(_ r: RealtimeInput, setup: Setup) async {
         if let text = r.text {
-            await userInput(text)
+            await userInput(await capped(text))
         }
         if r.activityStart != nil || r.activityEnd != nil {
             guard !setup.automaticActivityDetection else {
@@ -287,43 +325,79 @@ public actor EmulatorBrain {
             if r.activityStart != nil {
                 activityOpen = true
                 utteranceSamples = 0
-                beginHearing()
+                await beginHearing()
                 await bargeIn()
             }
-            if r.activityEnd != nil, activityOpen {
-                activityOpen = false
-                await utteranceEnded(seconds: Double(utteranceSamples) / 16000)
+            if r.activityEnd != nil {
+                if activityOpen {
+                    activityOpen = false
+                    await utteranceEnded(seconds: Double(utteranceSamples) / 16000)
+                }
             }
         }
         if let blob = r.audioBlob {
-            let rate = blob.sampleRate ?? 16000
+            // R4: the rate decides how much the resampler allocates; outside 8–48 kHz it is refused.
+            guard let rate = Self.audioRate(mimeType: blob.mimeType) else {
+                await shared.count { $0.badAudioRates += 1 }
+                await close(1007, "audio mimeType \(blob.mimeType ?? ""): the rate must be 8000-48000 Hz")
+                return
+            }
             var samples = PCM.samples(blob.data)
             if rate != 16000 { samples = Resampler.resample(samples, from: rate, to: 16000) }
-            if vad != nil {
+            let maxSamples = Self.samples(options.maxUtterance)
+            if var v = vad {
                 if let hearing {
                     hearing.listener.feed(samples)
                 } else {
                     preRoll.append(contentsOf: samples)
                     if preRoll.count > Self.preRollSamples { preRoll.removeFirst(preRoll.count - Self.preRollSamples) }
                 }
-                let events = vad!.process(samples)
-                if vad!.inSpeech { utteranceSamples += samples.count }
-                for e in events { await vadEvent(e) }
+                let events = v.process(samples)
+                if v.inSpeech { utteranceSamples += samples.count }
+                // R8: an utterance that never ends (noise, a stuck microphone) is ended at `maxUtterance`.
+                var cut: [EnergyVAD.Event] = []
+                if v.inSpeech, utteranceSamples >= maxSamples {
+                    cut = v.endUtterance()
+                    await shared.count { $0.utterancesCut += 1 }
+                }
+                vad = v
+                for e in events + cut { await vadEvent(e) }
             } else if activityOpen {
                 utteranceSamples += samples.count
                 hearing?.listener.feed(samples)
+                if utteranceSamples >= maxSamples {
+                    activityOpen = false   // the rest, until the next activityStart, is ignored
+                    await shared.count { $0.utterancesCut += 1 }
+                    await utteranceEnded(seconds: Double(utteranceSamples) / 16000)
+                }
             }
         }
-        if r.audioStreamEnd == true, vad != nil {
-            for e in vad!.flush() { await vadEvent(e) }
+        if r.audioStreamEnd == true, var v = vad {
+            let events = v.flush()
+            vad = v
+            for e in events { await vadEvent(e) }
         }
+    }
+
+    /// The sample rate of an audio blob: 16 kHz when the mimeType names none, nil (refused) when
+    /// it names one outside 8,000–48,000 Hz or one that is not a number.
+    static func audioRate(mimeType: String?) -> Int? {
+        guard let m = mimeType, let r = m.range(of: "rate=") else { return 16000 }
+        let digits = m[r.upperBound...].prefix { $0.isNumber }
+        guard digits.count <= 6, let rate = Int(digits), (8000...48000).contains(rate) else { return nil }
+        return rate
+    }
+
+    static func samples(_ d: Duration) -> Int {
+        let s = EmulatorState.seconds(d)
+        return s.isFinite ? Int(min(max(s, 0.1), 3600) * 16000) : 3600 * 16000
     }
 
     private func vadEvent(_ e: EnergyVAD.Event) async {
         switch e {
         case .speechStarted:
             utteranceSamples = 0
-            beginHearing()
+            await beginHearing()
             hearing?.listener.feed(preRoll)
             preRoll = []
             await bargeIn()
@@ -332,10 +406,13 @@ public actor EmulatorBrain {
         }
     }
 
-    /// Starts recognising an utterance (pocketsphinx; nothing with `--speech tones`).
-    private func beginHearing() {
+    /// Starts recognising an utterance (pocketsphinx; nothing with `--speech tones`, nor when all
+    /// of the server's `maxListeners` are busy: the utterance is then "[speech N s]").
+    private func beginHearing() async {
         dropHearing()
         guard options.speech == .espeak else { return }
+        guard await shared.acquireListener() else { return }
+        holdsListenerSlot = true
         let (stream, continuation) = AsyncStream<String>.makeStream()
         let listener = Listener(grammar: grammar) { continuation.yield($0) }
         let relay = Task { [weak self] in
@@ -345,11 +422,18 @@ public actor EmulatorBrain {
     }
 
     private func dropHearing() {
+        releaseListenerSlot()
         guard let h = hearing else { return }
         hearing = nil
         h.listener.cancel()
         h.partials.finish()
         h.relay.cancel()
+    }
+
+    private func releaseListenerSlot() {
+        guard holdsListenerSlot else { return }
+        holdsListenerSlot = false
+        Task { [shared] in await shared.releaseListener() }
     }
 
     private func partialInput(_ piece: String) async {
@@ -365,6 +449,7 @@ public actor EmulatorBrain {
         if let h = hearing {
             hearing = nil
             let (recognition, remainder) = await h.listener.finish()
+            releaseListenerSlot()
             h.partials.finish()
             await h.relay.value   // every partial is out before the final piece
             if !recognition.text.isEmpty {
@@ -434,7 +519,7 @@ public actor EmulatorBrain {
         var reply: String
         switch input {
         case .user(let text):
-            history.append(HistoryEntry(.user, text))
+            remember(HistoryEntry(.user, text))
             let matches = OfflineAgent.matchTools(text, declarations: setup.functionDeclarations)
             var results: [(String, JSONValue)] = []
             var background: [String] = []
@@ -458,7 +543,7 @@ public actor EmulatorBrain {
                         let result = await waitForResponse(id)
                         guard g == generation, let result else { return }
                         results.append((decl.name, result))
-                        history.append(HistoryEntry(.tool, OfflineAgent.toolSentence(name: decl.name, result: result)))
+                        remember(HistoryEntry(.tool, await capped(OfflineAgent.toolSentence(name: decl.name, result: result))))
                     }
                 }
             }
@@ -468,9 +553,10 @@ public actor EmulatorBrain {
             reply = OfflineAgent.toolSentence(name: name, result: result)
         }
         guard g == generation else { return }
+        reply = await cappedReply(reply)
         let replyNumber = await shared.nextReplyNumber()
         guard await speak(reply, generation: g, replyNumber: replyNumber) else { return }
-        history.append(HistoryEntry(.model, reply))
+        remember(HistoryEntry(.model, reply))
         await emit(.serverContent(ServerContent(generationComplete: true)), generation: g)
         let usage = UsageMetadata(promptTokenCount: history.reduce(0) { $0 + $1.text.count / 4 },
                                   responseTokenCount: max(1, reply.count / 4),
@@ -519,48 +605,112 @@ public actor EmulatorBrain {
             }
             return g == generation
         }
-        var spoken: SpokenText?
-        if options.speech == .espeak {
-            spoken = try? await Synthesizer.shared.speak(text, voice: voice, rate: 24000)
-            guard g == generation else { return false }
+        // R7: the reply is synthesised a piece (a sentence, or at most `pieceCharacters`) at a
+        // time, the next piece while the current one streams, so one long reply never holds the
+        // process-wide espeak-ng queue (other connections' replies interleave) nor this actor.
+        let pieces = Self.speechPieces(text)
+        guard !pieces.isEmpty else { return g == generation }
+        let voice = self.voice
+        let speech = options.speech
+        let cps = options.charactersPerSecond
+        func synthesize(_ piece: String) -> Task<SpokenText, Never> {
+            Task.detached(priority: .medium) {
+                if speech == .espeak, let s = try? await Synthesizer.shared.speak(piece, voice: voice, rate: 24000) { return s }
+                return PlaceholderVoice.render(piece, rate: 24000, charactersPerSecond: cps)
+            }
         }
-        let voiced = spoken ?? PlaceholderVoice.render(text, rate: 24000, charactersPerSecond: options.charactersPerSecond)
-        let audio = voiced.samples
-        let spokenWords = voiced.words
-        let chunk = 24000 * options.chunkMilliseconds / 1000
-        let chunks = stride(from: 0, to: audio.count, by: chunk).map { Array(audio[$0..<min($0 + chunk, audio.count)]) }
         let wantTranscript = setup.outputAudioTranscription != nil
-        var wordIndex = 0
+        let chunk = max(1, 24000 * options.chunkMilliseconds / 1000)
         let clock = ContinuousClock()
-        let start = clock.now
-        let dropAt = options.faults.dropMidReply == replyNumber ? max(1, chunks.count / 2) : nil
-        let stallAt = options.faults.stall != nil ? max(1, chunks.count / 2) : nil
-        for (i, c) in chunks.enumerated() {
+        var start: ContinuousClock.Instant?
+        var samplesSent = 0
+        var upcoming: Task<SpokenText, Never>? = synthesize(pieces[0])
+        defer { upcoming?.cancel() }
+        for (p, _) in pieces.enumerated() {
+            guard let current = upcoming else { break }
+            let voiced = await current.value
+            upcoming = p + 1 < pieces.count ? synthesize(pieces[p + 1]) : nil
             guard g == generation, !closed else { return false }
-            if i == dropAt, await shared.fireOnce("dropMidReply") {
-                await dropNow()
-                return false
-            }
-            if i == stallAt, let stall = options.faults.stall, await shared.fireOnce("stall") {
-                try? await Task.sleep(for: stall)
-            }
-            await emit(.serverContent(ServerContent(modelTurn: Content(parts: [
-                Part(inlineData: Blob(mimeType: Blob.pcm24kMime, data: PCM.data(c))),
-            ]))), generation: g)
-            if wantTranscript {
-                // The words whose sound starts in this chunk (the last chunk carries any rest).
-                let end = i == chunks.count - 1 ? Int.max : (i + 1) * chunk
-                let due = spokenWords[wordIndex...].prefix { $0.startSample < end }.count
-                if due > 0 {
-                    let piece = spokenWords[wordIndex..<(wordIndex + due)].map(\.text).joined()
-                    await emit(.serverContent(ServerContent(outputTranscription: Transcription(text: piece))), generation: g)
-                    wordIndex += due
+            let audio = voiced.samples
+            var spokenWords = voiced.words
+            if p > 0, !spokenWords.isEmpty { spokenWords[0].text = " " + spokenWords[0].text }
+            let chunkCount = (audio.count + chunk - 1) / chunk
+            // Faults fire in the middle of the first piece (the whole reply when it is one piece).
+            let dropAt = p == 0 && options.faults.dropMidReply == replyNumber ? max(1, chunkCount / 2) : nil
+            let stallAt = p == 0 && options.faults.stall != nil ? max(1, chunkCount / 2) : nil
+            var wordIndex = 0
+            if start == nil { start = clock.now }
+            for i in 0..<chunkCount {
+                guard g == generation, !closed else { return false }
+                if i == dropAt, await shared.fireOnce("dropMidReply") {
+                    await dropNow()
+                    return false
+                }
+                if i == stallAt, let stall = options.faults.stall, await shared.fireOnce("stall") {
+                    try? await Task.sleep(for: stall)
+                }
+                let c = Array(audio[(i * chunk)..<min((i + 1) * chunk, audio.count)])
+                await emit(.serverContent(ServerContent(modelTurn: Content(parts: [
+                    Part(inlineData: Blob(mimeType: Blob.pcm24kMime, data: PCM.data(c))),
+                ]))), generation: g)
+                if wantTranscript {
+                    // The words whose sound starts in this chunk (the last chunk carries any rest).
+                    let end = i == chunkCount - 1 ? Int.max : (i + 1) * chunk
+                    let due = spokenWords[wordIndex...].prefix { $0.startSample < end }.count
+                    if due > 0 {
+                        let piece = spokenWords[wordIndex..<(wordIndex + due)].map(\.text).joined()
+                        await emit(.serverContent(ServerContent(outputTranscription: Transcription(text: piece))), generation: g)
+                        wordIndex += due
+                    }
+                }
+                samplesSent += c.count
+                if let start {
+                    try? await Task.sleep(until: start + .microseconds(Int64(samplesSent) * 1_000_000 / 24000), clock: clock)
                 }
             }
-            let next = start + .milliseconds(options.chunkMilliseconds * (i + 1))
-            try? await Task.sleep(until: next, clock: clock)
+            if wantTranscript, wordIndex < spokenWords.count {
+                // A piece with no audio still says its words.
+                let rest = spokenWords[wordIndex...].map(\.text).joined()
+                await emit(.serverContent(ServerContent(outputTranscription: Transcription(text: rest))), generation: g)
+            }
         }
         return g == generation
+    }
+
+    /// Longest piece of a reply synthesised at once (see `speak`).
+    static let pieceCharacters = 240
+
+    /// A reply cut into pieces for synthesis: whole sentences, packed up to `pieceCharacters`;
+    /// a longer sentence is cut between words (a longer word on its own). Joined with single
+    /// spaces, the pieces are the reply's words joined with single spaces.
+    static func speechPieces(_ text: String) -> [String] {
+        var pieces: [String] = []
+        var current = ""
+        for word in text.split(whereSeparator: { $0.isWhitespace }) {
+            if !current.isEmpty, current.count + 1 + word.count > pieceCharacters {
+                pieces.append(current)
+                current = ""
+            }
+            current += (current.isEmpty ? "" : " ") + word
+            if let last = word.last, ".!?".contains(last), current.count >= pieceCharacters / 4 {
+                pieces.append(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty { pieces.append(current) }
+        return pieces
+    }
+
+    /// R7: a reply longer than `maxTextCharacters` is cut at a word boundary and ends with "…" (counted).
+    private func cappedReply(_ reply: String) async -> String {
+        let limit = max(1, options.maxTextCharacters)
+        guard let end = reply.index(reply.startIndex, offsetBy: limit, limitedBy: reply.endIndex), end < reply.endIndex else {
+            return reply
+        }
+        await shared.count { $0.replyTruncations += 1 }
+        var cut = reply[..<end]
+        if let space = cut.lastIndex(where: { $0.isWhitespace }), space > cut.startIndex { cut = cut[..<space] }
+        return cut + "…"
     }
 
     private func toolResponse(_ r: ToolResponse) async {
@@ -579,7 +729,7 @@ public actor EmulatorBrain {
             let name = fr.name ?? call.name
             switch fr.scheduling ?? .whenIdle {
             case .silent:
-                history.append(HistoryEntry(.tool, OfflineAgent.toolSentence(name: name, result: result)))
+                remember(HistoryEntry(.tool, await capped(OfflineAgent.toolSentence(name: name, result: result))))
             case .interrupt:
                 if generating { await interruptGeneration() }
                 startTurn(.toolResult(name: name, result: result))

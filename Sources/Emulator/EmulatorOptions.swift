@@ -22,7 +22,42 @@ public struct EmulatorOptions: Sendable {
     public var charactersPerSecond: Double = 16
     public var faults = FaultPlan()
 
+    // MARK: limits (issue 9). Each bound says what happens when it is reached.
+
+    /// Most WebSocket sessions at once. Connection N+1 is upgraded and closed at once with 1013
+    /// ("try again later") and a reason; sessions already open carry on. Raw TCP connections
+    /// (handshakes, token requests) may exceed it by `tcpSlack`, beyond which they are closed on accept.
+    public var maxConnections: Int = 64
+    /// A connection that has not sent `setup` this long after it opened is closed: 1008 with a
+    /// reason once upgraded, a plain close before (a socket that never finishes its HTTP upgrade).
+    public var idleTimeout: Duration = .seconds(10)
+    /// Longest text taken from one `realtimeInput.text` or `clientContent` turn, in characters;
+    /// the rest is dropped (counted in `Stats.textTruncations`). Replies are capped the same way.
+    public var maxTextCharacters: Int = 2000
+    /// Resumption snapshots kept at most (least recently used evicted, counted); only the latest
+    /// handle of each session is kept.
+    public var maxSnapshots: Int = 1000
+    /// A resumption handle older than this no longer resumes ("session not found").
+    public var resumptionTTL: Duration = .seconds(2 * 3600)
+    /// Ephemeral tokens kept at most; minting beyond it (after purging expired ones) answers 429.
+    public var maxTokens: Int = 1000
+    /// Utterances recognised by pocketsphinx at once across the server (two decoders each, about
+    /// 55 MB). An utterance beyond it is transcribed as "[speech N s]" (counted).
+    public var maxListeners: Int = 4
+    /// Longest utterance: at this length the emulator ends it as if silence followed (VAD) or as
+    /// if `activityEnd` came (push-to-talk); further audio until the next start is ignored.
+    public var maxUtterance: Duration = .seconds(30)
+    /// History entries a session keeps (oldest dropped); bounds snapshots and replies.
+    public var maxHistoryEntries: Int = 200
+    /// Browser origins allowed to open a WebSocket besides loopback ones (`http://localhost:…`,
+    /// `http://127.0.0.1:…`, `http://[::1]:…`). A request without `Origin` (any non-browser
+    /// client) is always allowed; any other origin gets HTTP 403.
+    public var allowedOrigins: Set<String> = []
+
     public init() {}
+
+    /// Slack for TCP connections over `maxConnections` (see there).
+    public static let tcpSlack = 16
 }
 
 /// Faults to inject for tests. Each fires once per server (the first connection that reaches it),

@@ -73,12 +73,16 @@ public struct LiveRoute: Sendable, Hashable {
 /// `livetalk serve`: the Live API emulator over Hummingbird.
 public final class EmulatorServer: Sendable {
     public let options: EmulatorOptions
-    public let state = EmulatorState()
+    public let state: EmulatorState
+    /// Open connections and sessions (R6).
+    public let gate: ConnectionGate
     private let logger: Logger
 
     public init(options: EmulatorOptions, logger: Logger = Logger(label: "livetalk.emulator")) {
         self.options = options
         self.logger = logger
+        self.state = EmulatorState(limits: .init(options))
+        self.gate = ConnectionGate(maxSessions: options.maxConnections)
     }
 
     /// Starts espeak-ng and one pair of pocketsphinx decoders in the background, so the first
@@ -122,12 +126,12 @@ public final class EmulatorServer: Sendable {
     /// Runs until the task is cancelled (or SIGINT/SIGTERM when `handleSignals`). `onReady` gets the bound port.
     public func run(handleSignals: Bool = false, onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         if options.speech == .espeak { Self.warmUpSpeech(logger: logger) }
-        let router = Router()
+        let router = Router(context: EmulatorRequestContext.self)
         router.get("health") { _, _ in "ok" }
         let state = self.state
         let options = self.options
-        let mint: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
-            try await Self.mintToken(request: request, state: state, options: options)
+        let mint: @Sendable (Request, EmulatorRequestContext) async throws -> Response = { request, context in
+            try await Self.mintToken(request: request, peer: context.remoteAddress, state: state, options: options)
         }
         router.post("v1alpha/auth_tokens", use: mint)
         router.post("v1beta/auth_tokens", use: mint)
@@ -135,14 +139,33 @@ public final class EmulatorServer: Sendable {
         var wsConfig = WebSocketServerConfiguration(maxFrameSize: 16 << 20, autoPing: .disabled)
         wsConfig.closeTimeout = .seconds(3)
         let logger = self.logger
-        let ws: HTTPServerBuilder = .http1WebSocketUpgrade(configuration: .init(ws: wsConfig)) { request, channel, _ in
+        let gate = self.gate
+        let upgrade: @Sendable (HTTPRequest, any Channel, Logger) async throws
+            -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> = { request, channel, _ in
+            // R4/R6: a web page must not drive the emulator through the user's browser.
+            let origin = request.headerFields[.origin]
+            guard ConnectionGate.originAllowed(origin, allowed: options.allowedOrigins) else {
+                logger.warning("refused a WebSocket upgrade from Origin \(origin ?? "")")
+                await state.count { $0.originsRefused += 1 }
+                return .dontUpgrade   // answered 400 and closed
+            }
             guard let (route, query) = LiveRoute.match(request.path ?? "/") else { return .dontUpgrade }
             let auth = Self.authenticate(route: route, query: query, headers: request.headerFields, options: options)
+            gate.markUpgraded(ObjectIdentifier(channel))
             return .upgrade([:]) { inbound, outbound, _ in
+                // Admission happens here, not in shouldUpgrade, so a slot is always given back.
+                guard gate.sessionOpened() else {
+                    await state.count { $0.connectionsRefused += 1 }
+                    try? await outbound.close(.unknown(1013),
+                                              reason: "too many connections (limit \(gate.maxSessions)); try again later")
+                    return
+                }
+                defer { gate.sessionClosed() }
                 let out = SocketOutput(outbound: outbound, channel: channel)
                 let brain = EmulatorBrain(options: options, shared: state, output: out, auth: auth,
                                           isVertex: route.kind == .vertex, apiVersion: route.apiVersion)
                 await state.count { $0.connections += 1 }
+                await brain.armSetupDeadline(options.idleTimeout)
                 do {
                     for try await message in inbound.messages(maxSize: 16 << 20) {
                         switch message {
@@ -155,6 +178,14 @@ public final class EmulatorServer: Sendable {
                 }
                 await brain.connectionClosed()
             }
+        }
+        let idle = TimeAmount.nanoseconds(Int64(clamping: options.idleTimeout.components.seconds) * 1_000_000_000
+                                          + options.idleTimeout.components.attoseconds / 1_000_000_000)
+        let channelConfig = HTTP1WebSocketUpgradeChannel.Configuration(http1: .init(idleTimeout: idle), ws: wsConfig)
+        let ws = HTTPServerBuilder { responder in
+            GuardedChannel(base: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: channelConfig,
+                                                              shouldUpgrade: upgrade),
+                           gate: gate, deadline: idle)
         }
         let server: HTTPServerBuilder
         switch (options.tlsCertFile, options.tlsKeyFile) {
@@ -208,14 +239,25 @@ public final class EmulatorServer: Sendable {
         }
     }
 
-    static func mintToken(request: Request, state: EmulatorState, options: EmulatorOptions) async throws -> Response {
+    /// Largest token request body read (R5); a larger one answers 413.
+    static let maxTokenBody = 64 << 10
+
+    static func mintToken(request: Request, peer: SocketAddress?, state: EmulatorState,
+                          options: EmulatorOptions) async throws -> Response {
         if let required = options.requireKey {
-            let key = request.headers[HTTPField.Name("x-goog-api-key")!]
+            let key = HTTPField.Name("x-goog-api-key").flatMap { request.headers[$0] }
             guard key == required else {
                 return jsonResponse(.unauthorized, ["error": ["code": 401, "message": "API key not valid. Please pass a valid API key.", "status": "UNAUTHENTICATED"]])
             }
+        } else if !Self.isLoopback(peer) {
+            // R5/R21: without --require-key anyone who can reach the port could mint.
+            await state.count { $0.tokenMintsRefused += 1 }
+            return jsonResponse(.forbidden, ["error": ["code": 403, "message": "token minting without --require-key is only allowed from loopback", "status": "PERMISSION_DENIED"]])
         }
-        let body = try await request.body.collect(upTo: 1 << 20)
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: maxTokenBody) } catch {
+            return jsonResponse(.contentTooLarge, ["error": ["code": 413, "message": "token request larger than \(maxTokenBody) bytes", "status": "INVALID_ARGUMENT"]])
+        }
         let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
         let now = Date()
         func date(_ key: String, default d: Date) -> Date? {
@@ -231,16 +273,31 @@ public final class EmulatorServer: Sendable {
             return jsonResponse(.badRequest, ["error": ["code": 400, "message": "expiry must be less than 20 hours ahead", "status": "INVALID_ARGUMENT"]])
         }
         let uses = (object["uses"] as? Int) ?? 1
+        guard uses >= 0 else {
+            return jsonResponse(.badRequest, ["error": ["code": 400, "message": "uses must be 0 (unlimited) or more", "status": "INVALID_ARGUMENT"]])
+        }
         var constraint: Setup?
         if let s = object["bidiGenerateContentSetup"] ?? object["bidi_generate_content_setup"],
            let d = try? JSONSerialization.data(withJSONObject: s) {
             constraint = try? LiveCoder.decode(Setup.self, d, mode: .tolerant)
         }
-        let name = await state.mint(.init(usesLeft: uses == 0 ? nil : uses, expireTime: expire,
-                                          newSessionExpireTime: newSession, constraint: constraint))
+        guard let name = await state.mint(.init(usesLeft: uses == 0 ? nil : uses, expireTime: expire,
+                                                newSessionExpireTime: newSession, constraint: constraint), now: now)
+        else {
+            return jsonResponse(.tooManyRequests, ["error": ["code": 429, "message": "too many live tokens (limit \(options.maxTokens))", "status": "RESOURCE_EXHAUSTED"]])
+        }
         let f = ISO8601DateFormatter()
         return jsonResponse(.ok, ["name": name, "uses": uses, "expireTime": f.string(from: expire),
                                   "newSessionExpireTime": f.string(from: newSession)])
+    }
+
+    /// True for a loopback peer (and for a Unix socket or an unknown peer, which are local).
+    static func isLoopback(_ peer: SocketAddress?) -> Bool {
+        guard let peer else { return true }
+        switch peer {
+        case .unixDomainSocket: return true
+        case .v4, .v6: return peer.ipAddress.map(ConnectionGate.isLoopback(host:)) ?? false
+        }
     }
 
     static func parseISO8601(_ s: String) -> Date? {
@@ -277,5 +334,49 @@ struct SocketOutput: EmulatorOutput {
 
     func drop() async {
         try? await channel.close()
+    }
+}
+
+/// The router's context: Hummingbird's basic one plus the peer address (token minting checks it).
+public struct EmulatorRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// The HTTP/WebSocket child channel with admission (R6): TCP connections over the gate's limit are
+/// closed on accept, and one that has not upgraded to a WebSocket within `deadline` is closed
+/// (the HTTP idle timeout only starts after a first request, so a silent socket needs this).
+struct GuardedChannel: ServerChildChannel {
+    typealias Value = HTTP1WebSocketUpgradeChannel.Value
+    let base: HTTP1WebSocketUpgradeChannel
+    let gate: ConnectionGate
+    let deadline: TimeAmount
+
+    struct Refused: Error {}
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let id = ObjectIdentifier(channel)
+        guard gate.tcpOpened() else {
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(Refused())
+        }
+        let gate = self.gate
+        let timer = channel.eventLoop.scheduleTask(in: deadline) {
+            if !gate.isUpgraded(id) { channel.close(promise: nil) }
+        }
+        channel.closeFuture.whenComplete { _ in
+            timer.cancel()
+            gate.tcpClosed(id)
+        }
+        return base.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
     }
 }

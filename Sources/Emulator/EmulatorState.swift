@@ -11,6 +11,21 @@ public actor EmulatorState {
         public var createdAt: Date
     }
 
+    /// The bounds this state enforces (from `EmulatorOptions`).
+    public struct Limits: Sendable {
+        public var maxSnapshots = 1000
+        public var resumptionTTL: Duration = .seconds(2 * 3600)
+        public var maxTokens = 1000
+        public var maxListeners = 4
+        public init() {}
+        public init(_ o: EmulatorOptions) {
+            maxSnapshots = max(1, o.maxSnapshots)
+            resumptionTTL = o.resumptionTTL
+            maxTokens = max(1, o.maxTokens)
+            maxListeners = max(0, o.maxListeners)
+        }
+    }
+
     public struct Token: Sendable {
         public var usesLeft: Int?            // nil = unlimited
         public var expireTime: Date
@@ -32,24 +47,125 @@ public actor EmulatorState {
         public var cancellationsSent = 0
         public var lateToolResponses = 0
         public var clientMessages = 0
+        // Limits reached (issue 9): each is a count of what was refused, dropped or cut.
+        /// Sessions refused with 1013 over `maxConnections`.
+        public var connectionsRefused = 0
+        /// WebSocket upgrades refused for their `Origin`.
+        public var originsRefused = 0
+        /// Connections closed for sending no `setup` within `idleTimeout`.
+        public var idleCloses = 0
+        /// Audio messages refused for a sample rate outside 8–48 kHz (closed with 1007).
+        public var badAudioRates = 0
+        /// Input texts cut to `maxTextCharacters`.
+        public var textTruncations = 0
+        /// Replies cut to `maxTextCharacters`.
+        public var replyTruncations = 0
+        /// History entries dropped beyond `maxHistoryEntries`.
+        public var historyDropped = 0
+        /// Snapshots evicted: superseded by a newer handle of the same session, least recently
+        /// used over `maxSnapshots`, or older than `resumptionTTL`.
+        public var snapshotsSuperseded = 0
+        public var snapshotsEvicted = 0
+        public var snapshotsExpired = 0
+        /// Tokens purged after their expiry; mints refused over `maxTokens` or from a non-loopback
+        /// peer without `--require-key`.
+        public var tokensExpired = 0
+        public var tokenMintsRefused = 0
+        /// Utterances transcribed as "[speech N s]" because `maxListeners` were busy.
+        public var listenersRefused = 0
+        /// Utterances ended at `maxUtterance`.
+        public var utterancesCut = 0
     }
 
+    private let limits: Limits
+    /// handle → snapshot; at most `limits.maxSnapshots`, one per session.
     private var snapshots: [String: Snapshot] = [:]
+    /// handle → last use (store or resume), for LRU eviction.
+    private var lastUsed: [String: Date] = [:]
+    /// session → its latest handle.
+    private var latestHandle: [Int: String] = [:]
     private var tokens: [String: Token] = [:]
     private var firedFaults: Set<String> = []
     private var nextSession = 0
     private var replies = 0
+    private var listeners = 0
     public private(set) var stats = Stats()
 
-    public init() {}
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    /// Snapshots held now (tests).
+    public var snapshotCount: Int { snapshots.count }
+    /// Tokens held now (tests).
+    public var tokenCount: Int { tokens.count }
+    /// Listener slots in use now (tests).
+    public var listenersInUse: Int { listeners }
+
+    /// Takes a listener slot (R8); false when all `maxListeners` are busy (counted).
+    func acquireListener() -> Bool {
+        guard listeners < limits.maxListeners else {
+            stats.listenersRefused += 1
+            return false
+        }
+        listeners += 1
+        return true
+    }
+
+    func releaseListener() { listeners = max(0, listeners - 1) }
 
     func newSessionNumber() -> Int {
         nextSession += 1
         return nextSession
     }
 
-    func store(handle: String, snapshot: Snapshot) { snapshots[handle] = snapshot }
-    func snapshot(for handle: String) -> Snapshot? { snapshots[handle] }
+    /// Keeps `snapshot` under `handle` as its session's only handle (R5): the previous handle of
+    /// the session goes, expired snapshots go, and over `maxSnapshots` the least recently used go.
+    func store(handle: String, snapshot: Snapshot, now: Date = Date()) {
+        purgeExpiredSnapshots(now: now)
+        if let old = latestHandle[snapshot.session], old != handle, snapshots.removeValue(forKey: old) != nil {
+            lastUsed[old] = nil
+            stats.snapshotsSuperseded += 1
+        }
+        snapshots[handle] = snapshot
+        lastUsed[handle] = now
+        latestHandle[snapshot.session] = handle
+        while snapshots.count > limits.maxSnapshots,
+              let oldest = lastUsed.min(by: { $0.value < $1.value })?.key {
+            remove(handle: oldest)
+            stats.snapshotsEvicted += 1
+        }
+    }
+
+    /// The snapshot of a handle still within `resumptionTTL` (its use refreshes it for LRU).
+    func snapshot(for handle: String, now: Date = Date()) -> Snapshot? {
+        guard let snap = snapshots[handle] else { return nil }
+        guard now.timeIntervalSince(snap.createdAt) <= Self.seconds(limits.resumptionTTL) else {
+            remove(handle: handle)
+            stats.snapshotsExpired += 1
+            return nil
+        }
+        lastUsed[handle] = now
+        return snap
+    }
+
+    private func remove(handle: String) {
+        guard let snap = snapshots.removeValue(forKey: handle) else { return }
+        lastUsed[handle] = nil
+        if latestHandle[snap.session] == handle { latestHandle[snap.session] = nil }
+    }
+
+    private func purgeExpiredSnapshots(now: Date) {
+        let ttl = Self.seconds(limits.resumptionTTL)
+        for (h, snap) in snapshots where now.timeIntervalSince(snap.createdAt) > ttl {
+            remove(handle: h)
+            stats.snapshotsExpired += 1
+        }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
 
     /// Counts replies across the server (for `dropMidReply`).
     func nextReplyNumber() -> Int {
@@ -67,10 +183,23 @@ public actor EmulatorState {
 
     func count(_ update: @Sendable (inout Stats) -> Void) { update(&stats) }
 
-    func mint(_ t: Token) -> String {
+    /// Stores a new token; nil when `maxTokens` live tokens exist (after purging expired ones).
+    func mint(_ t: Token, now: Date = Date()) -> String? {
+        purgeExpiredTokens(now: now)
+        guard tokens.count < limits.maxTokens else {
+            stats.tokenMintsRefused += 1
+            return nil
+        }
         let name = "auth_tokens/emu-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
         tokens[name] = t
         return name
+    }
+
+    private func purgeExpiredTokens(now: Date) {
+        for (name, t) in tokens where now > t.expireTime {
+            tokens[name] = nil
+            stats.tokensExpired += 1
+        }
     }
 
     public enum TokenCheck: Sendable { case ok(Setup?), unknown, expired, used }
@@ -78,7 +207,11 @@ public actor EmulatorState {
     /// Checks (and, for a new session, spends) an ephemeral token.
     func useToken(_ name: String, resuming: Bool, now: Date = Date()) -> TokenCheck {
         guard var t = tokens[name] else { return .unknown }
-        if now > t.expireTime { return .expired }
+        if now > t.expireTime {
+            tokens[name] = nil
+            stats.tokensExpired += 1
+            return .expired
+        }
         if resuming { return .ok(t.constraint) }
         if now > t.newSessionExpireTime { return .expired }
         if let left = t.usesLeft {

@@ -97,7 +97,14 @@ final class SphinxDecoder {
 /// carries state (cepstral mean, noise estimate) from one utterance to the next, and the emulator
 /// must hear the same recording the same way every time. Making a decoder takes 0.1 s (grammar)
 /// to 0.3 s (language model) of CPU, so spares are made ahead of time, in the background: as many
-/// of each kind as were in use at once lately (at least one, at most `maxSpares`).
+/// of each kind as were in use at once lately (at least one, at most `maxSpares`). "Lately" decays
+/// (R8): each decoder given back lowers the wanted number by one, down to what is in use (at least
+/// one), and spares beyond it are freed, so a burst of listeners does not leave ~55 MB per
+/// decoder pair held for ever. Counted in `trimmed`.
+///
+/// Determinism (issue 9 item 7): a decoder's result depends only on the audio and on how it was
+/// cut into `feed` calls (live cepstral-mean normalisation updates per call), never on timing,
+/// on whether the decoder was a spare or made on demand, or on other decoders running at once.
 public final class RecognizerPool: @unchecked Sendable {
     public static let shared = RecognizerPool()
     public static let defaultModel = "/usr/share/pocketsphinx/model/en-us"
@@ -109,6 +116,8 @@ public final class RecognizerPool: @unchecked Sendable {
     private var inUse: [SphinxDecoder.Kind: Int] = [:]
     private var wanted: [SphinxDecoder.Kind: Int] = [:]
     public static let maxSpares = 8
+    /// Spares freed as the wanted number decayed.
+    public private(set) var trimmed = 0
     private var failure: SpeechError?
     private let maker = DispatchQueue(label: "livetalk.decoders", attributes: .concurrent)
 
@@ -142,11 +151,28 @@ public final class RecognizerPool: @unchecked Sendable {
         }
     }
 
-    /// A used decoder is not reused (see the type's comment).
+    /// A used decoder is not reused (see the type's comment). The wanted number of spares decays.
     func checkin(_ d: SphinxDecoder) {
+        var freed: [SphinxDecoder] = []
         lock.lock()
-        inUse[d.kind, default: 1] -= 1
+        let kind = d.kind
+        inUse[kind, default: 1] -= 1
+        let target = max(1, inUse[kind] ?? 0, (wanted[kind] ?? 1) - 1)
+        wanted[kind] = target
+        var have = spares.filter { $0.kind == kind }.count
+        while have > target, let i = spares.lastIndex(where: { $0.kind == kind }) {
+            freed.append(spares.remove(at: i))
+            have -= 1
+        }
+        trimmed += freed.count
         lock.unlock()
+        freed.removeAll()   // ps_free outside the lock
+    }
+
+    /// Spares held now, by kind (tests).
+    public var spareCounts: (grammar: Int, languageModel: Int) {
+        lock.lock(); defer { lock.unlock() }
+        return (spares.filter { $0.kind == .grammar }.count, spares.filter { $0.kind == .languageModel }.count)
     }
 
     private func replenish(_ kind: SphinxDecoder.Kind) {
