@@ -85,6 +85,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [
             "LiveProtocol", "LiveSession", "Emulator", "WebSocketTransport",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         ], swiftSettings: swift6),
 
         // Fuzz target bodies (also replayed by FuzzRegressionTests) and their libFuzzer driver;

@@ -24,7 +24,7 @@ struct TransportDeadlineTests {
         let endpoint = try Endpoint.custom(url, apiKey: nil)
         let transport = WebSocketTransport(deadlines: deadlines())
         let outcome: Result<Void, TransportError> = try await bounded(seconds: 10, what) {
-            do {
+            do throws(TransportError) {
                 let c = try await transport.connect(to: endpoint)
                 c.abort()
                 return .success(())
