@@ -327,7 +327,17 @@ struct Serve: AsyncParsableCommand {
             (SILENT, WHEN_IDLE, INTERRUPT). An interruption cancels pending calls (toolCallCancellation).
 
             KEYS  --require-key takes the key from LIVETALK_SERVE_KEY (or GEMINI_API_KEY), never argv. \
-            A missing key closes with 1008, a wrong one with 1008 "API key not valid".
+            A missing key closes with 1008, a wrong one with 1008 "API key not valid". A --host that is not \
+            loopback needs --require-key (or --insecure). Without --require-key, tokens are minted only for \
+            loopback peers.
+
+            LIMITS  At --max-connections, a new session is closed at once with 1013 (open ones carry on). A \
+            connection that sends no setup within --idle-timeout is closed (1008). WebSocket upgrades whose \
+            Origin header is not loopback (or --allow-origin) are refused (400). Audio rates outside \
+            8000-48000 Hz close with 1007. Texts and replies are cut to --max-text-chars. At most \
+            --max-listeners utterances are transcribed at once (others become "[speech N s]"); an utterance \
+            ends after --max-utterance seconds. Resumption handles: the latest per session, for \
+            --resumption-ttl, at most --max-snapshots.
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -348,14 +358,53 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "espeak (espeak-ng voice, pocketsphinx transcription) or tones (no speech libraries).")
     var speech: String = "espeak"
     @Option(help: "Log level on stderr.") var logLevel: String = "info"
+    @Flag(help: "Allow a non-loopback --host without --require-key (anyone who can reach it may use it).")
+    var insecure = false
+    @Option(help: "Most WebSocket sessions at once; more are closed with 1013.") var maxConnections = 64
+    @Option(help: "Seconds a connection may take to send setup before it is closed.") var idleTimeout: Double = 10
+    @Option(help: "Longest input text and reply, in characters (longer ones are cut).") var maxTextChars = 2000
+    @Option(help: "Most utterances transcribed at once (others become \"[speech N s]\").") var maxListeners = 4
+    @Option(help: "Seconds after which an utterance is ended.") var maxUtterance: Double = 30
+    @Option(help: "Resumption handles kept (least recently used go first).") var maxSnapshots = 1000
+    @Option(help: "Seconds a resumption handle stays valid.") var resumptionTTL: Double = 7200
+    @Option(help: "Live ephemeral tokens kept; more mints answer 429.") var maxTokens = 1000
+    @Option(help: "A browser Origin allowed besides loopback ones (repeatable), e.g. https://app.example.")
+    var allowOrigin: [String] = []
+
+    /// Longest duration a flag may give (one day): finite, and far from `Int` overflow.
+    static let maxSeconds: Double = 86_400
+
+    static func seconds(_ value: Double, _ flag: String, min: Double) throws -> Duration {
+        guard value.isFinite, value >= min, value <= maxSeconds else {
+            throw ValidationError("\(flag) \(value): use \(min.formatted())…\(Int(maxSeconds)) seconds")
+        }
+        return .milliseconds(Int64((value * 1000).rounded()))
+    }
 
     func validate() throws {
         guard EmulatorSpeech(rawValue: speech) != nil else { throw ValidationError("--speech \(speech): use espeak or tones") }
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port): use 0–65535") }
-        guard connectionLifetime > 0, goAwayBefore >= 0, goAwayBefore <= connectionLifetime else {
-            throw ValidationError("--connection-lifetime must be > 0 and --go-away-before between 0 and it")
+        _ = try Self.seconds(connectionLifetime, "--connection-lifetime", min: 0.001)
+        _ = try Self.seconds(goAwayBefore, "--go-away-before", min: 0)
+        guard goAwayBefore <= connectionLifetime else {
+            throw ValidationError("--go-away-before must be between 0 and --connection-lifetime")
+        }
+        _ = try Self.seconds(idleTimeout, "--idle-timeout", min: 0.1)
+        _ = try Self.seconds(maxUtterance, "--max-utterance", min: 1)
+        _ = try Self.seconds(resumptionTTL, "--resumption-ttl", min: 1)
+        for (value, flag, range) in [(maxConnections, "--max-connections", 1...100_000), (maxTextChars, "--max-text-chars", 1...1_000_000),
+                                     (maxListeners, "--max-listeners", 0...64), (maxSnapshots, "--max-snapshots", 1...1_000_000),
+                                     (maxTokens, "--max-tokens", 1...1_000_000)] where !range.contains(value) {
+            throw ValidationError("\(flag) \(value): use \(range.lowerBound)…\(range.upperBound)")
+        }
+        for ms in [faultDropAfterMs, faultStallMs, faultCloseAfterMs].compactMap({ $0 }) where !(0...86_400_000).contains(ms) {
+            throw ValidationError("fault delays are 0…86400000 ms")
         }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        // R21: on a reachable address, anyone could use the emulator and mint tokens.
+        if !requireKey, !insecure, !ConnectionGate.isLoopback(host: host) {
+            throw ValidationError("--host \(host) is reachable from other machines: add --require-key (key in LIVETALK_SERVE_KEY), or --insecure to serve it open")
+        }
     }
 
     func run() async throws {
@@ -373,8 +422,20 @@ struct Serve: AsyncParsableCommand {
             }
             o.requireKey = key
         }
-        o.connectionLifetime = .milliseconds(Int(connectionLifetime * 1000))
-        o.goAwayBefore = .milliseconds(Int(goAwayBefore * 1000))
+        o.connectionLifetime = try Self.seconds(connectionLifetime, "--connection-lifetime", min: 0.001)
+        o.goAwayBefore = try Self.seconds(goAwayBefore, "--go-away-before", min: 0)
+        o.idleTimeout = try Self.seconds(idleTimeout, "--idle-timeout", min: 0.1)
+        o.maxUtterance = try Self.seconds(maxUtterance, "--max-utterance", min: 1)
+        o.resumptionTTL = try Self.seconds(resumptionTTL, "--resumption-ttl", min: 1)
+        o.maxConnections = maxConnections
+        o.maxTextCharacters = maxTextChars
+        o.maxListeners = maxListeners
+        o.maxSnapshots = maxSnapshots
+        o.maxTokens = maxTokens
+        o.allowedOrigins = Set(allowOrigin)
+        if insecure, !requireKey, !ConnectionGate.isLoopback(host: host) {
+            sayErr("livetalk serve: warning: \(host) is reachable from other machines and needs no key (--insecure)")
+        }
         o.faults.dropAfter = faultDropAfterMs.map { .milliseconds($0) }
         o.faults.dropMidReply = faultDropMidReply
         o.faults.stall = faultStallMs.map { .milliseconds($0) }
@@ -404,8 +465,17 @@ struct Token: AsyncParsableCommand {
     @Option(help: "Emulator or relay URL (ws://, wss://, http:// or https://); default Google.") var endpoint: String?
     @Option(help: "Config file (default $XDG_CONFIG_HOME/livetalk/config.toml).") var config: String?
     @Option(help: "How many new sessions the token may start (0 = unlimited).") var uses = 1
-    @Option(help: "Minutes until the token expires.") var expireMinutes = 30
-    @Option(help: "Minutes within which new sessions may start.") var newSessionMinutes = 1
+    @Option(help: "Minutes until the token expires (1–1200).") var expireMinutes = 30
+    @Option(help: "Minutes within which new sessions may start (1–1200, at most --expire-minutes).") var newSessionMinutes = 1
+
+    func validate() throws {
+        // R15: the API allows at most 20 hours; larger numbers also overflowed `minutes * 60`.
+        guard (1...1200).contains(expireMinutes) else { throw ValidationError("--expire-minutes \(expireMinutes): use 1…1200") }
+        guard (1...1200).contains(newSessionMinutes), newSessionMinutes <= expireMinutes else {
+            throw ValidationError("--new-session-minutes \(newSessionMinutes): use 1…\(expireMinutes) (not beyond --expire-minutes)")
+        }
+        guard uses >= 0, uses <= 1_000_000 else { throw ValidationError("--uses \(uses): use 0 (unlimited)…1000000") }
+    }
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -425,7 +495,10 @@ struct Token: AsyncParsableCommand {
             "expireTime": f.string(from: Date() + Double(expireMinutes * 60)),
             "newSessionExpireTime": f.string(from: Date() + Double(newSessionMinutes * 60)),
         ]
-        let minted = try await TokenClient.mint(url: comps.url!, key: key, body: body)
+        guard let url = comps.url else {
+            throw ValidationError("--endpoint \(base): cannot build the token URL from it (an IPv6 host needs [brackets])")
+        }
+        let minted = try await TokenClient.mint(url: url, key: key, body: body)
         print(minted)
     }
 }
