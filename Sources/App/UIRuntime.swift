@@ -23,9 +23,14 @@ public final class UIRuntime: Sendable {
         self.signals = signals
     }
 
+    /// App events waiting for the update loop at most.
+    public static let maxQueuedEvents = 50_000
+
     /// Runs until the user quits (exit 0), a signal arrives (130). The terminal is restored before returning.
     public func run() async -> Int32 {
-        let (events, sink) = AsyncStream.makeStream(of: AppEvent.self)
+        // Bounded (a stalled loop must not grow memory); what does not fit is dropped and counted.
+        // A signal still ends the process: `Shutdown` exits by itself after its grace period.
+        let (events, sink) = AsyncStream.makeStream(of: AppEvent.self, bufferingPolicy: .bufferingOldest(Self.maxQueuedEvents))
         let session = self.session
         let audio = self.audio
         let device = audio?.device
