@@ -25,12 +25,19 @@ public final class UIRuntime: Sendable {
 
     /// App events waiting for the update loop at most.
     public static let maxQueuedEvents = 50_000
+    /// App events dropped because the queue was full.
+    let dropped = Counter()
+    public var droppedEvents: Int { dropped.value }
 
     /// Runs until the user quits (exit 0), a signal arrives (130). The terminal is restored before returning.
     public func run() async -> Int32 {
         // Bounded (a stalled loop must not grow memory); what does not fit is dropped and counted.
         // A signal still ends the process: `Shutdown` exits by itself after its grace period.
-        let (events, sink) = AsyncStream.makeStream(of: AppEvent.self, bufferingPolicy: .bufferingOldest(Self.maxQueuedEvents))
+        let (events, queue) = AsyncStream.makeStream(of: AppEvent.self, bufferingPolicy: .bufferingOldest(Self.maxQueuedEvents))
+        let dropped = self.dropped
+        let sink = EventSink { e in
+            if case .dropped = queue.yield(e) { dropped.add() }
+        }
         let session = self.session
         let audio = self.audio
         let device = audio?.device
@@ -159,4 +166,19 @@ final class SignalFlag: @unchecked Sendable {
     private var value = false
     func set() { lock.withLock { value = true } }
     var isSet: Bool { lock.withLock { value } }
+}
+
+/// Forwards to a bounded stream, counting what did not fit.
+struct EventSink: Sendable {
+    let put: @Sendable (AppEvent) -> Void
+    init(_ put: @escaping @Sendable (AppEvent) -> Void) { self.put = put }
+    func yield(_ e: AppEvent) { put(e) }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var n = 0
+    func add() { lock.withLock { n += 1 } }
+    var value: Int { lock.withLock { n } }
 }
