@@ -156,8 +156,7 @@ private func appendLive(_ entries: inout [TranscriptEntry], turn: Int, text: Str
         if current.utf8.count + text.utf8.count <= AppModel.maxEntryCharacters {
             entries[i].text += text
         } else if !current.hasSuffix("…") {
-            let room = AppModel.maxEntryCharacters - current.count
-            entries[i].text += room > 1 ? String(text.prefix(room - 1)) + "…" : "…"
+            entries[i].text = String((current + text).prefix(AppModel.maxEntryCharacters - 1)) + "…"
         }
     } else {
         entries.append(TranscriptEntry(turn: turn, text: text.trimmingCharacters(in: .whitespaces), live: true, interrupted: false))

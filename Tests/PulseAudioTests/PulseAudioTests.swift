@@ -59,7 +59,12 @@ struct PulseAudioDeviceTests {
         dev.play(turn: 1, samples: ToneGenerator.sine(frequency: 440, seconds: 1.0, rate: 24000, amplitude: 0.5))
         dev.endTurn(1)
         // Played = written minus what the device still holds (a few ms remain reported when idle).
-        waitUntil { dev.playedSamples(turn: 1) >= 23500 }
+        // The latency is sampled while the tone plays: once the stream has run dry it may be 0.
+        var latencySeen = 0
+        waitUntil {
+            latencySeen = max(latencySeen, dev.stats().playbackLatencyMicros)
+            return dev.playedSamples(turn: 1) >= 23500
+        }
         #expect(dev.playedSamples(turn: 1) <= 24000)
         Thread.sleep(forTimeInterval: 0.3)
         dev.stop()
@@ -68,7 +73,7 @@ struct PulseAudioDeviceTests {
         #expect(abs(frequency(tone, rate: 16000) - 440) < 5)
         #expect(abs(Level.measure(tone).rmsDBFS - -9.03) < 1.5)   // amplitude 0.5 sine
         #expect(Double(tone.count) / 16000 > 0.6)
-        #expect(dev.stats().playbackLatencyMicros > 0)
+        #expect(latencySeen > 0, "no playback latency was reported while the tone played")
     }
 
     @Test func wavPlayedIntoTheMicSinkArrivesThroughCapture() async throws {
@@ -180,16 +185,27 @@ final class PrivateDaemon {
         // Ready when a stream can be opened (libpulse itself, no pactl: waiting on a child process
         // from an async test hangs in Foundation on Linux).
         let deadline = Date() + 10
-        while Date() < deadline, (try? PulsePlayer(sink: "lost_sink", rate: 24000, server: server)) == nil {
+        while (try? PulsePlayer(sink: "lost_sink", rate: 24000, server: server)) == nil {
+            guard Date() < deadline else { throw DaemonError(message: "the private pulseaudio did not answer within 10 s; see \(dir)/pa.log") }
             Thread.sleep(forTimeInterval: 0.05)
         }
     }
 
+    /// SIGKILL, then waits (at most 10 s) until the process is gone and reaped: a daemon started while the
+    /// old one is still a zombie refuses to run ("Daemon already running": its pid file names a live pid).
     func kill() {
         guard let p = process else { return }
-        Foundation.kill(p.processIdentifier, SIGKILL)   // Foundation reaps it
+        let pid = p.processIdentifier
+        Foundation.kill(pid, SIGKILL)   // Foundation reaps it
         process = nil
+        let deadline = Date() + 10
+        while Foundation.kill(pid, 0) == 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
     }
+}
+
+struct DaemonError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }
 
 @Suite(.serialized, .enabled(if: PulseEnv.available))
