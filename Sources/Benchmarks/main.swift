@@ -1,5 +1,6 @@
 // livetalk-bench — prints one `name value unit` line per figure. Build with -c release for real figures:
 //   swift build -c release && .build/release/livetalk-bench [decode|launch|stream|ui|audio|emulator|all] [--seconds N]
+//   livetalk-bench soak [--minutes 60] [--speedup 15] [--bound 15]   (not part of `all`; exits 2 when a goal is missed, see Soak.swift)
 import App
 import AudioCore
 import PulseAudio
@@ -514,6 +515,11 @@ let args = Array(CommandLine.arguments.dropFirst())
 let what = args.first { !$0.hasPrefix("--") && Double($0) == nil } ?? "all"
 let seconds = args.firstIndex(of: "--seconds").flatMap { Double(args[$0 + 1]) } ?? 30
 do {
+    if what == "soak" {
+        let passed = try await benchSoak(args)
+        fflush(nil)
+        if !passed { exit(2) }
+    }
     if what == "decode" || what == "all" { try benchDecode() }
     if what == "launch" || what == "all" { try benchLaunch(runs: 10) }
     if what == "stream" || what == "all" { try await benchStream(seconds: seconds) }
