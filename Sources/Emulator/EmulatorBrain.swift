@@ -354,14 +354,15 @@ public actor EmulatorBrain {
                 }
                 let events = v.process(samples)
                 if v.inSpeech { utteranceSamples += samples.count }
-                // R8: an utterance that never ends (noise, a stuck microphone) is ended at `maxUtterance`.
-                var cut: [EnergyVAD.Event] = []
-                if v.inSpeech, utteranceSamples >= maxSamples {
-                    cut = v.endUtterance()
-                    await shared.count { $0.utterancesCut += 1 }
-                }
                 vad = v
-                for e in events + cut { await vadEvent(e) }
+                for e in events { await vadEvent(e) }   // a start resets `utteranceSamples`
+                // R8: an utterance that never ends (noise, a stuck microphone) is ended at `maxUtterance`.
+                if var v = vad, v.inSpeech, utteranceSamples >= maxSamples {
+                    let cut = v.endUtterance()
+                    vad = v
+                    await shared.count { $0.utterancesCut += 1 }
+                    for e in cut { await vadEvent(e) }
+                }
             } else if activityOpen {
                 utteranceSamples += samples.count
                 hearing?.listener.feed(samples)
