@@ -158,6 +158,8 @@ public final class EmulatorServer: Sendable {
                     await state.count { $0.connectionsRefused += 1 }
                     try? await outbound.close(.unknown(1013),
                                               reason: "too many connections (limit \(gate.maxSessions)); try again later")
+                    // Wait for the client's close frame (bounded by `closeTimeout`), ignoring anything else.
+                    do { for try await _ in inbound.messages(maxSize: 1 << 16) {} } catch {}
                     return
                 }
                 defer { gate.sessionClosed() }

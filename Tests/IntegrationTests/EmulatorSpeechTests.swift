@@ -6,6 +6,7 @@ import LiveSession
 import Speech
 import Testing
 import TestSupport
+import WebSocketTransport
 
 /// The emulator hears and speaks: espeak-ng recordings go in as the user's microphone over a real
 /// loopback WebSocket; what comes back is checked by ear (pocketsphinx).
@@ -15,9 +16,12 @@ struct EmulatorSpeechTests {
     static let userVoice = EspeakVoice(name: "en-us+f2", rate: 160)
 
     /// 16 kHz PCM of `text` with 0.3 s of silence before and 0.8 s after (the VAD's end of speech).
+    /// Recorded by a fresh espeak-ng process, so the same text is the same audio in every run,
+    /// whatever else synthesised before it (issue 9 item 7: the in-process synthesizer's output
+    /// depends on its history, which depended on how parallel tests were scheduled).
     static func utterance(_ text: String) async throws -> Data {
-        let spoken = try await Synthesizer.shared.speak(text, voice: userVoice, rate: 16000)
-        return Signal.silence(0.3) + PCM.data(spoken.samples) + Signal.silence(0.8)
+        let spoken = try await ReproducibleSpeech.record(text, voice: userVoice)
+        return Signal.silence(0.3) + PCM.data(spoken) + Signal.silence(0.8)
     }
 
     /// Lower-case words without punctuation: how a recogniser writes a transcript.
@@ -129,8 +133,8 @@ struct EmulatorSpeechTests {
         let h = try await EmulatorHarness.start()
         let (s, r) = try await connected(h, setup: testSetup(pushToTalk: true))
         await s.activityStart()
-        let spoken = try await Synthesizer.shared.speak("what can you do", voice: Self.userVoice, rate: 16000)
-        for c in Signal.chunks(Signal.silence(0.2) + PCM.data(spoken.samples) + Signal.silence(0.2)) { await s.sendAudio(c) }
+        let spoken = try await ReproducibleSpeech.record("what can you do", voice: Self.userVoice)
+        for c in Signal.chunks(Signal.silence(0.2) + PCM.data(spoken) + Signal.silence(0.2)) { await s.sendAudio(c) }
         await s.activityEnd()
         try await r.wait(for: "the reply") { $0.completedTurns == 1 }
         let turns = await r.events.turns
@@ -146,4 +150,45 @@ final class Box: @unchecked Sendable {
     private var v: String?
     func set(_ s: String?) { lock.lock(); v = s; lock.unlock() }
     var value: String? { lock.lock(); defer { lock.unlock() }; return v }
+}
+
+/// R6 over a real loopback socket: the connection cap and the setup deadline.
+@Suite struct EmulatorAdmissionTests {
+    func rawConnect(_ h: EmulatorHarness) async throws -> any TransportConnection {
+        try await WebSocketTransport().connect(to: h.endpoint())
+    }
+
+    func closed(_ c: any TransportConnection) async -> (UInt16, String)? {
+        for await m in c.inbound { if case .closed(let code, let reason) = m { return (code, reason) } }
+        return nil
+    }
+
+    @Test func testR6_connectionOverTheCapIsRefusedAndOpenSessionsCarryOn() async throws {
+        let h = try await EmulatorHarness.start { $0.maxConnections = 2; $0.speech = .tones }
+        let a = makeSession(h, setup: testSetup(text: true))
+        let ra = EventRecorder()
+        _ = ra.attach(a)
+        await a.connect()
+        try await ra.wait(for: "session A connected") { $0.contains { if case .state(.connected, true) = $0 { true } else { false } } }
+        let b = try await rawConnect(h)
+        b.send((try? LiveCoder.encode(ClientMessage.setup(testSetup(text: true)))) ?? Data())
+        let third = try await rawConnect(h)
+        let refusal = await closed(third)
+        #expect(refusal?.0 == 1013, "\(String(describing: refusal))")
+        #expect(refusal?.1.contains("too many connections (limit 2)") == true)
+        #expect(await h.stats.connectionsRefused == 1)
+        await a.sendText("hello")
+        try await ra.wait(for: "session A still answers") { $0.completedTurns == 1 }
+        await b.close(code: 1000, reason: "")
+        await a.quit()
+    }
+
+    @Test func testR6_anUpgradedConnectionWithoutSetupIsClosedAfterTheIdleTimeout() async throws {
+        let h = try await EmulatorHarness.start { $0.idleTimeout = .milliseconds(300); $0.speech = .tones }
+        let c = try await rawConnect(h)
+        let close = await closed(c)
+        #expect(close?.0 == 1008, "\(String(describing: close))")
+        #expect(close?.1.hasPrefix("no setup message within") == true)
+        #expect(await h.stats.idleCloses == 1)
+    }
 }
