@@ -24,10 +24,17 @@ class Tmux:
         unset = "-u GEMINI_API_KEY -u GOOGLE_API_KEY -u NO_COLOR"
         cmd = (f"env {unset} {exports} {binary()} {args}; echo EXIT=$?; "
                "stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; sleep 120")
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), cmd], check=True)
+        # Each session has its own tmux server (-L): a test never races another's server shutting down.
+        p = subprocess.run(self.cmd("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), cmd),
+                           capture_output=True, text=True)
+        assert p.returncode == 0, f"tmux new-session failed: {p.stderr}"
+
+    def cmd(self, *args):
+        """A tmux command line for this session's private server."""
+        return ["tmux", "-L", self.name, *args]
 
     def capture(self, colors=False):
-        args = ["tmux", "capture-pane", "-p", "-t", self.name] + (["-e"] if colors else [])
+        args = self.cmd("capture-pane", "-p", "-t", self.name) + (["-e"] if colors else [])
         return subprocess.run(args, capture_output=True, text=True).stdout
 
     def wait_for(self, text, timeout=30, absent=False):
@@ -49,7 +56,7 @@ class Tmux:
         raise AssertionError(f"waited {timeout}s for {what}; screen:\n{self.capture()}")
 
     def keys(self, *keys):
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run(self.cmd("send-keys", "-t", self.name, *keys), check=True)
 
     def type(self, text):
         self.keys("i")
@@ -57,16 +64,19 @@ class Tmux:
         self.keys("Enter")
 
     def resize(self, w, h):
-        subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", str(w), "-y", str(h)], check=True)
+        subprocess.run(self.cmd("resize-window", "-t", self.name, "-x", str(w), "-y", str(h)), check=True)
 
     def pid(self):
         """The livetalk process of this pane (the pane's shell runs it as a child)."""
-        shell = subprocess.run(["tmux", "list-panes", "-t", self.name, "-F", "#{pane_pid}"], capture_output=True, text=True).stdout.split()
+        shell = subprocess.run(self.cmd("list-panes", "-t", self.name, "-F", "#{pane_pid}"), capture_output=True, text=True).stdout.split()
         kids = subprocess.run(["pgrep", "-P", shell[0]], capture_output=True, text=True).stdout.split()
         return [int(p) for p in kids]
 
     def close(self):
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run(self.cmd("kill-server"), capture_output=True)
+        sock = os.path.join(os.environ.get("TMUX_TMPDIR", "/tmp"), f"tmux-{os.getuid()}", self.name)
+        if os.path.exists(sock):
+            os.unlink(sock)
 
 
 def pane_text(screen, title):
@@ -132,7 +142,8 @@ def test_conversation_tool_barge_in_reset_disconnect_quit(ui):
     t.wait_for("● CONNECTED")
 
     t.keys("q")
-    screen = t.wait_for("EXIT=0")
+    t.wait_for("EXIT=0")
+    screen = t.wait_for("icanon")   # the shell prints the stty line just after EXIT=
     assert "icanon echo" in screen and "-icanon" not in screen   # the terminal is back in cooked mode
 
 
@@ -188,7 +199,8 @@ def test_sigterm_restores_the_terminal(ui):
             os.kill(p, 15)
         except ProcessLookupError:
             pass
-    screen = t.wait_for("EXIT=")
+    t.wait_for("EXIT=")
+    screen = t.wait_for("icanon")   # the shell prints the stty line just after EXIT=
     assert "EXIT=130" in screen
     assert "icanon echo" in screen and "-icanon" not in screen
 

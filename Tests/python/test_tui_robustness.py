@@ -47,7 +47,7 @@ def ui(tmp_path):
 
 
 def alternate_on(t):
-    return subprocess.run(["tmux", "display-message", "-p", "-t", t.name, "#{alternate_on}"],
+    return subprocess.run(t.cmd("display-message", "-p", "-t", t.name, "#{alternate_on}"),
                           capture_output=True, text=True).stdout.strip()
 
 
@@ -68,7 +68,7 @@ def test_q_while_connecting_exits_and_restores_the_terminal(ui, blackhole_port):
     connecting(t)
     time.sleep(0.3)   # the upgrade request is out and unanswered
     t.keys("q")
-    screen = t.wait_for("EXIT=", timeout=2)
+    t.wait_for("EXIT=", timeout=2)
     check_restored(t, t.wait_until(lambda s: "icanon" in s, "the stty line after exit", timeout=5), 0)
 
 
