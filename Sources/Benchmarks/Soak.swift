@@ -584,7 +584,7 @@ func benchSoak(_ args: [String]) async throws -> Bool {
     var unansweredTools = 0, unheardBursts = 0
     // A step's reply normally starts within 1.5 s; a step that gets none moves on after this
     // (counted in soak.wait_timeouts; a nonce is still lost only if never heard by the end).
-    let stepWait = min(bound, .seconds(6))
+    let stepWait = min(bound, .seconds(3))
     var step = 0
     // Steps in turn: a typed text with a nonce, a tool request, a burst of speech, a tool request.
     // Each goes in while the previous reply is still playing, so each is a barge-in.
