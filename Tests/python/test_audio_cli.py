@@ -1,5 +1,6 @@
 """livetalk with a real PulseAudio daemon (started by scripts/test): the speaker and the microphone."""
 import os
+import re
 import subprocess
 import time
 import wave
@@ -62,8 +63,10 @@ def test_microphone_speech_is_heard_by_livetalk(tmp_path):
     finally:
         if p.poll() is None:
             p.kill()
-    assert "you> [speech 1.0 s]" in lines, lines
-    assert "model> I heard 1.0 s of speech." in lines
+    # 1.0 s of tone; with both cores busy the capture may start a chunk or two late (0.9 s).
+    heard = [m.group(1) for l in lines if (m := re.fullmatch(r"you> \[speech (0\.9|1\.0|1\.1) s\]", l))]
+    assert heard, lines
+    assert f"model> I heard {heard[0]} s of speech." in lines, lines
     assert p.returncode == 0
 
 
