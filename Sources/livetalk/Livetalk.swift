@@ -465,6 +465,7 @@ struct Token: AsyncParsableCommand {
     @Option(help: "Emulator or relay URL (ws://, wss://, http:// or https://); default Google.") var endpoint: String?
     @Option(help: "Config file (default $XDG_CONFIG_HOME/livetalk/config.toml).") var config: String?
     @Option(help: "How many new sessions the token may start (0 = unlimited).") var uses = 1
+    @Flag(help: "Send the API key to an --endpoint that is not a Google host (over TLS only).") var trustEndpoint = false
     @Option(help: "Minutes until the token expires (1–1200).") var expireMinutes = 30
     @Option(help: "Minutes within which new sessions may start (1–1200, at most --expire-minutes).") var newSessionMinutes = 1
 
@@ -485,8 +486,18 @@ struct Token: AsyncParsableCommand {
         }
         var base = endpoint ?? file.endpoint ?? "https://generativelanguage.googleapis.com"
         base = base.replacingOccurrences(of: "wss://", with: "https://").replacingOccurrences(of: "ws://", with: "http://")
-        guard var comps = URLComponents(string: base), comps.host != nil else {
+        guard var comps = URLComponents(string: base), let host = comps.host, !host.isEmpty else {
             throw ValidationError("--endpoint \(base) is not a URL")
+        }
+        // R9: the key goes only to Google over TLS, to loopback, or to a host the user trusts,
+        // and never in cleartext to another machine.
+        let trust = Endpoint.trust(ofHost: host)
+        let tls = comps.scheme?.lowercased() == "https"
+        if trust != .loopback, !tls {
+            throw ValidationError("--endpoint \(base) is plaintext to \(host): refusing to send your API key there; use https:// or wss://")
+        }
+        if trust == .other, !trustEndpoint {
+            throw ValidationError("--endpoint \(host) is not a Google host: pass --trust-endpoint to send your API key to it")
         }
         comps.path = "/v1alpha/auth_tokens"
         let f = ISO8601DateFormatter()
