@@ -47,96 +47,104 @@ func waitUntil(_ seconds: Double = 20, _ cond: () -> Bool) {
     while !cond() && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
 }
 
-@Suite(.serialized, .enabled(if: PulseEnv.available), .timeLimit(.minutes(2)))
-struct PulseAudioDeviceTests {
-    @Test func toneThroughPlaybackReachesTheSinkMonitor() throws {
-        let rec = try PulseRecorder(source: "voice_out.monitor")
-        var o = PulseOptions()
-        o.speaker = "voice_out"
-        o.captureEnabled = false
-        let dev = try PulseAudioDevice(options: o)
-        defer { dev.stop() }
-        dev.play(turn: 1, samples: ToneGenerator.sine(frequency: 440, seconds: 1.0, rate: 24000, amplitude: 0.5))
-        dev.endTurn(1)
-        // Played = written minus what the device still holds (a few ms remain reported when idle).
-        // The latency is sampled while the tone plays: once the stream has run dry it may be 0.
-        var latencySeen = 0
-        waitUntil {
-            latencySeen = max(latencySeen, dev.stats().playbackLatencyMicros)
-            return dev.playedSamples(turn: 1) >= 23500
-        }
-        #expect(dev.playedSamples(turn: 1) <= 24000)
-        Thread.sleep(forTimeInterval: 0.3)
-        dev.stop()
-        rec.stop()
-        let tone = try #require(loudStretch(rec.snapshot(), rate: 16000))
-        #expect(abs(frequency(tone, rate: 16000) - 440) < 5)
-        #expect(abs(Level.measure(tone).rmsDBFS - -9.03) < 1.5)   // amplitude 0.5 sine
-        #expect(Double(tone.count) / 16000 > 0.6)
-        #expect(latencySeen > 0, "no playback latency was reported while the tone played")
-    }
+/// Every test against a real daemon, one at a time (`.serialized` applies to the nested suites):
+/// they measure real-time audio, and their blocking waits would otherwise starve the two-thread
+/// cooperative pool of a 2-core machine, so that another suite's stream consumers never run.
+@Suite(.serialized, .enabled(if: PulseEnv.available))
+struct RealDaemonTests {}
 
-    @Test func wavPlayedIntoTheMicSinkArrivesThroughCapture() async throws {
-        let path = NSTemporaryDirectory() + "lt-mic-\(UUID().uuidString).wav"
-        try WAVFile.encode(WAVAudio(sampleRate: 22050, samples: ToneGenerator.sine(frequency: 660, seconds: 1.0, rate: 22050, amplitude: 0.25)))
-            .write(to: URL(fileURLWithPath: path))
-        var o = PulseOptions()
-        o.mic = "mic_feed.monitor"
-        o.playbackEnabled = false
-        let dev = try PulseAudioDevice(options: o)
-        defer { dev.stop() }
-        let feeder = Thread {
-            let wav = try! WAVFile.read(path: path)
-            let p = try! PulsePlayer(sink: "mic_feed", rate: wav.sampleRate)
-            try! p.write(wav.samples)
-            p.drain()
+extension RealDaemonTests {
+    @Suite(.timeLimit(.minutes(2)))
+    struct PulseAudioDeviceTests {
+        @Test func toneThroughPlaybackReachesTheSinkMonitor() throws {
+            let rec = try PulseRecorder(source: "voice_out.monitor")
+            var o = PulseOptions()
+            o.speaker = "voice_out"
+            o.captureEnabled = false
+            let dev = try PulseAudioDevice(options: o)
+            defer { dev.stop() }
+            dev.play(turn: 1, samples: ToneGenerator.sine(frequency: 440, seconds: 1.0, rate: 24000, amplitude: 0.5))
+            dev.endTurn(1)
+            // Played = written minus what the device still holds (a few ms remain reported when idle).
+            // The latency is sampled while the tone plays: once the stream has run dry it may be 0.
+            var latencySeen = 0
+            waitUntil {
+                latencySeen = max(latencySeen, dev.stats().playbackLatencyMicros)
+                return dev.playedSamples(turn: 1) >= 23500
+            }
+            #expect(dev.playedSamples(turn: 1) <= 24000)
+            Thread.sleep(forTimeInterval: 0.3)
+            dev.stop()
+            rec.stop()
+            let tone = try #require(loudStretch(rec.snapshot(), rate: 16000))
+            #expect(abs(frequency(tone, rate: 16000) - 440) < 5)
+            #expect(abs(Level.measure(tone).rmsDBFS - -9.03) < 1.5)   // amplitude 0.5 sine
+            #expect(Double(tone.count) / 16000 > 0.6)
+            #expect(latencySeen > 0, "no playback latency was reported while the tone played")
         }
-        feeder.start()
-        var got: [Int16] = []
-        for await chunk in dev.capture {
-            #expect(chunk.samples.count == 320)   // 20 ms at 16 kHz
-            got += chunk.samples
-            if got.count >= 16000 * 2 { break }
-        }
-        dev.stop()
-        let tone = try #require(loudStretch(got, rate: 16000))
-        #expect(abs(frequency(tone, rate: 16000) - 660) < 6)
-        #expect(abs(Level.measure(tone).rmsDBFS - -15.05) < 1.5)   // amplitude 0.25 sine
-        #expect(dev.levels().mic.heldPeakDBFS > -20)
-    }
 
-    @Test func purgeLetsAtMostTwoChunksOfStaleAudioThrough() throws {
-        let rec = try PulseRecorder(source: "voice_out.monitor")
-        var o = PulseOptions()
-        o.speaker = "voice_out"
-        o.captureEnabled = false
-        let dev = try PulseAudioDevice(options: o)
-        defer { dev.stop() }
-        dev.play(turn: 7, samples: ToneGenerator.sine(frequency: 500, seconds: 3.0, rate: 24000, amplitude: 0.5))
-        waitUntil { dev.playedSamples(turn: 7) >= 12000 }   // half a second heard
-        let at = rec.count
-        dev.purge(turn: 7)
-        dev.play(turn: 7, samples: ToneGenerator.sine(frequency: 500, seconds: 1.0, rate: 24000))   // late chunk of the purged turn
-        Thread.sleep(forTimeInterval: 0.6)
-        dev.stop()
-        rec.stop()
-        let after = rec.snapshot()[at...]
-        let loud = after.filter { abs(Int($0)) > 500 }.count
-        let staleMs = Double(loud) / 16
-        #expect(staleMs <= 40, "stale audio after purge: \(staleMs) ms")
-        #expect(dev.stats().purges == 1)
-    }
-
-    @Test func devicesByNameAndUnknownNames() throws {
-        var o = PulseOptions()
-        o.speaker = "no_such_sink"
-        o.captureEnabled = false
-        #expect(throws: PulseError(kind: .noSuchDevice, message: "no PulseAudio sink named \"no_such_sink\": see `livetalk devices`")) {
-            _ = try PulseAudioDevice(options: o)
+        @Test func wavPlayedIntoTheMicSinkArrivesThroughCapture() async throws {
+            let path = NSTemporaryDirectory() + "lt-mic-\(UUID().uuidString).wav"
+            try WAVFile.encode(WAVAudio(sampleRate: 22050, samples: ToneGenerator.sine(frequency: 660, seconds: 1.0, rate: 22050, amplitude: 0.25)))
+                .write(to: URL(fileURLWithPath: path))
+            var o = PulseOptions()
+            o.mic = "mic_feed.monitor"
+            o.playbackEnabled = false
+            let dev = try PulseAudioDevice(options: o)
+            defer { dev.stop() }
+            let feeder = Thread {
+                let wav = try! WAVFile.read(path: path)
+                let p = try! PulsePlayer(sink: "mic_feed", rate: wav.sampleRate)
+                try! p.write(wav.samples)
+                p.drain()
+            }
+            feeder.start()
+            var got: [Int16] = []
+            for await chunk in dev.capture {
+                #expect(chunk.samples.count == 320)   // 20 ms at 16 kHz
+                got += chunk.samples
+                if got.count >= 16000 * 2 { break }
+            }
+            dev.stop()
+            let tone = try #require(loudStretch(got, rate: 16000))
+            #expect(abs(frequency(tone, rate: 16000) - 660) < 6)
+            #expect(abs(Level.measure(tone).rmsDBFS - -15.05) < 1.5)   // amplitude 0.25 sine
+            #expect(dev.levels().mic.heldPeakDBFS > -20)
         }
-        let (sources, sinks) = try PulseDeviceList.list()
-        #expect(sinks.contains { $0.name == "voice_out" && $0.isDefault && $0.description == "VoiceOut" })
-        #expect(sources.contains { $0.name == "mic_feed.monitor" && $0.isMonitor && $0.isDefault })
+
+        @Test func purgeLetsAtMostTwoChunksOfStaleAudioThrough() throws {
+            let rec = try PulseRecorder(source: "voice_out.monitor")
+            var o = PulseOptions()
+            o.speaker = "voice_out"
+            o.captureEnabled = false
+            let dev = try PulseAudioDevice(options: o)
+            defer { dev.stop() }
+            dev.play(turn: 7, samples: ToneGenerator.sine(frequency: 500, seconds: 3.0, rate: 24000, amplitude: 0.5))
+            waitUntil { dev.playedSamples(turn: 7) >= 12000 }   // half a second heard
+            let at = rec.count
+            dev.purge(turn: 7)
+            dev.play(turn: 7, samples: ToneGenerator.sine(frequency: 500, seconds: 1.0, rate: 24000))   // late chunk of the purged turn
+            Thread.sleep(forTimeInterval: 0.6)
+            dev.stop()
+            rec.stop()
+            let after = rec.snapshot()[at...]
+            let loud = after.filter { abs(Int($0)) > 500 }.count
+            let staleMs = Double(loud) / 16
+            #expect(staleMs <= 40, "stale audio after purge: \(staleMs) ms")
+            #expect(dev.stats().purges == 1)
+        }
+
+        @Test func devicesByNameAndUnknownNames() throws {
+            var o = PulseOptions()
+            o.speaker = "no_such_sink"
+            o.captureEnabled = false
+            #expect(throws: PulseError(kind: .noSuchDevice, message: "no PulseAudio sink named \"no_such_sink\": see `livetalk devices`")) {
+                _ = try PulseAudioDevice(options: o)
+            }
+            let (sources, sinks) = try PulseDeviceList.list()
+            #expect(sinks.contains { $0.name == "voice_out" && $0.isDefault && $0.description == "VoiceOut" })
+            #expect(sources.contains { $0.name == "mic_feed.monitor" && $0.isMonitor && $0.isDefault })
+        }
     }
 }
 
@@ -191,15 +199,24 @@ final class PrivateDaemon {
         }
     }
 
-    /// SIGKILL, then waits (at most 10 s) until the process is gone and reaped: a daemon started while the
-    /// old one is still a zombie refuses to run ("Daemon already running": its pid file names a live pid).
+    /// SIGKILL, then waits (at most 10 s) until the process is dead, and removes its pid file: a daemon
+    /// started while the old one is still a zombie refuses to run ("Daemon already running").
     func kill() {
         guard let p = process else { return }
         let pid = p.processIdentifier
         Foundation.kill(pid, SIGKILL)   // Foundation reaps it
         process = nil
         let deadline = Date() + 10
-        while Foundation.kill(pid, 0) == 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        while Foundation.kill(pid, 0) == 0, !isZombie(pid), Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        // Its pid file would name the zombie until Foundation reaps it.
+        try? FileManager.default.removeItem(atPath: dir + "/pulse/pid")
+    }
+
+    /// Dead but not yet reaped (state Z in /proc/PID/stat).
+    private func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 }
 
@@ -208,31 +225,33 @@ struct DaemonError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-@Suite(.serialized, .enabled(if: PulseEnv.available))
-struct PulseDeviceLossTests {
-    @Test(.timeLimit(.minutes(1)))
-    func aServerThatGoesAwayIsReportedAndRetried() async throws {
-        let daemon = try PrivateDaemon()
-        try daemon.start()
-        defer { daemon.kill() }
-        var o = PulseOptions()
-        o.server = daemon.server
-        o.speaker = "lost_sink"
-        o.captureEnabled = false
-        let dev = try PulseAudioDevice(options: o)
-        defer { dev.stop() }
-        dev.play(turn: 1, samples: ToneGenerator.sine(frequency: 440, seconds: 20, rate: 24000))
-        try await Task.sleep(for: .milliseconds(300))
-        daemon.kill()
-        var seen: [DeviceEvent] = []
-        for await e in dev.events {
-            seen.append(e)
-            if case .lost = e { try daemon.start() }
-            if case .recovered = e { break }
+extension RealDaemonTests {
+    @Suite
+    struct PulseDeviceLossTests {
+        @Test(.timeLimit(.minutes(1)))
+        func aServerThatGoesAwayIsReportedAndRetried() async throws {
+            let daemon = try PrivateDaemon()
+            try daemon.start()
+            defer { daemon.kill() }
+            var o = PulseOptions()
+            o.server = daemon.server
+            o.speaker = "lost_sink"
+            o.captureEnabled = false
+            let dev = try PulseAudioDevice(options: o)
+            defer { dev.stop() }
+            dev.play(turn: 1, samples: ToneGenerator.sine(frequency: 440, seconds: 20, rate: 24000))
+            try await Task.sleep(for: .milliseconds(300))
+            daemon.kill()
+            var seen: [DeviceEvent] = []
+            for await e in dev.events {
+                seen.append(e)
+                if case .lost = e { try daemon.start() }
+                if case .recovered = e { break }
+            }
+            #expect(seen.count == 2)
+            guard case .lost(let why)? = seen.first else { Issue.record("\(seen)"); return }
+            #expect(why.hasPrefix("speaker:"))
+            #expect(seen.last == .recovered("speaker"))
         }
-        #expect(seen.count == 2)
-        guard case .lost(let why)? = seen.first else { Issue.record("\(seen)"); return }
-        #expect(why.hasPrefix("speaker:"))
-        #expect(seen.last == .recovered("speaker"))
     }
 }

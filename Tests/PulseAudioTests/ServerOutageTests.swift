@@ -195,41 +195,43 @@ struct PulseOutageUnitTests {
     }
 }
 
-/// A real private daemon killed and restarted under an open device (the scenario of R2).
-@Suite(.serialized, .enabled(if: PulseEnv.available))
-struct PulseServerRestartTests {
-    @Test(.timeLimit(.minutes(1)))
-    func testR2_serverRestartReopensBothStreams() async throws {
-        let daemon = try PrivateDaemon()
-        try daemon.start()
-        defer { daemon.kill() }
-        var o = PulseOptions()
-        o.server = daemon.server
-        o.speaker = "lost_sink"
-        o.mic = "lost_sink.monitor"
-        let dev = try PulseAudioDevice(options: o)
-        defer { dev.stop() }
-        let log = EventLog(dev.events)
-        let chunks = ChunkCounter(dev.capture)
-        await eventually("capture chunks from the first daemon") { chunks.count >= 5 }
+extension RealDaemonTests {
+    /// A real private daemon killed and restarted under an open device (the scenario of R2).
+    @Suite
+    struct PulseServerRestartTests {
+        @Test(.timeLimit(.minutes(1)))
+        func testR2_serverRestartReopensBothStreams() async throws {
+            let daemon = try PrivateDaemon()
+            try daemon.start()
+            defer { daemon.kill() }
+            var o = PulseOptions()
+            o.server = daemon.server
+            o.speaker = "lost_sink"
+            o.mic = "lost_sink.monitor"
+            let dev = try PulseAudioDevice(options: o)
+            defer { dev.stop() }
+            let log = EventLog(dev.events)
+            let chunks = ChunkCounter(dev.capture)
+            await eventually("capture chunks from the first daemon") { chunks.count >= 5 }
 
-        daemon.kill()
-        await eventually(".lost for microphone and speaker") { log.lost("microphone") == 1 && log.lost("speaker") == 1 }
-        let before = (dev.reopenAttemptCount(record: true), dev.reopenAttemptCount(record: false))
-        await eventually("two failed reopen attempts of each stream (the device polls every second)") {
-            dev.reopenAttemptCount(record: true) >= before.0 + 2 && dev.reopenAttemptCount(record: false) >= before.1 + 2
-        }
-        #expect(log.lost("microphone") == 1 && log.lost("speaker") == 1, "one .lost per outage: \(log.all)")
+            daemon.kill()
+            await eventually(".lost for microphone and speaker") { log.lost("microphone") == 1 && log.lost("speaker") == 1 }
+            let before = (dev.reopenAttemptCount(record: true), dev.reopenAttemptCount(record: false))
+            await eventually("two failed reopen attempts of each stream (the device polls every second)") {
+                dev.reopenAttemptCount(record: true) >= before.0 + 2 && dev.reopenAttemptCount(record: false) >= before.1 + 2
+            }
+            #expect(log.lost("microphone") == 1 && log.lost("speaker") == 1, "one .lost per outage: \(log.all)")
 
-        try daemon.start()   // same socket path
-        await eventually(".recovered for microphone and speaker") {
-            log.recovered("microphone") == 1 && log.recovered("speaker") == 1
+            try daemon.start()   // same socket path
+            await eventually(".recovered for microphone and speaker") {
+                log.recovered("microphone") == 1 && log.recovered("speaker") == 1
+            }
+            let after = chunks.count
+            await eventually("capture chunks from the restarted daemon") { chunks.count >= after + 5 }
+            dev.play(turn: 2, samples: ToneGenerator.sine(frequency: 440, seconds: 0.5, rate: 24000))
+            dev.endTurn(2)
+            await eventually("playback written to the restarted daemon") { dev.playedSamples(turn: 2) > 0 }
+            #expect(log.all.count == 4, "\(log.all)")
         }
-        let after = chunks.count
-        await eventually("capture chunks from the restarted daemon") { chunks.count >= after + 5 }
-        dev.play(turn: 2, samples: ToneGenerator.sine(frequency: 440, seconds: 0.5, rate: 24000))
-        dev.endTurn(2)
-        await eventually("playback written to the restarted daemon") { dev.playedSamples(turn: 2) > 0 }
-        #expect(log.all.count == 4, "\(log.all)")
     }
 }
