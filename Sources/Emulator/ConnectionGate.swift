@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import NIOCore
 
 /// Admission of connections (R6) and of browser origins (R4): a counter shared by the event
 /// loops (synchronous, hence a lock rather than an actor) and pure checks that tests call directly.
@@ -11,30 +12,63 @@ public final class ConnectionGate: @unchecked Sendable {
     private var tcp = 0
     private var sessions = 0
     private var upgraded: Set<ObjectIdentifier> = []
+    /// Connections that have not upgraded yet, with their order of arrival (for eviction).
+    private var waiting: [ObjectIdentifier: (order: Int, channel: any Channel)] = [:]
+    private var arrivals = 0
     private var refusedTCP = 0
+    private var evictedTCP = 0
 
     public init(maxSessions: Int, tcpSlack: Int = EmulatorOptions.tcpSlack) {
         self.maxSessions = max(1, maxSessions)
         self.maxTCP = self.maxSessions + max(0, tcpSlack)
     }
 
-    /// A TCP connection was accepted. False when it must be closed at once (over `maxTCP`).
-    func tcpOpened() -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        guard tcp < maxTCP else { refusedTCP += 1; return false }
+    /// A TCP connection was accepted. At `maxTCP`, the oldest connection that has not upgraded
+    /// yet (a silent or slow socket) is closed to make room (counted in `evictedTCP`), so silent
+    /// sockets cannot lock real clients out; when every connection is an upgraded session, the new
+    /// one is refused: false, and the caller closes it (counted in `refusedTCP`).
+    func tcpOpened(_ channel: any Channel) -> Bool {
+        let id = ObjectIdentifier(channel)
+        var evict: (any Channel)?
+        lock.lock()
+        if tcp >= maxTCP, let oldest = waiting.min(by: { $0.value.order < $1.value.order }) {
+            waiting[oldest.key] = nil
+            evict = oldest.value.channel
+            evictedTCP += 1
+            tcp -= 1   // its close will not count it again (`tcpClosed` checks `counted`)
+            counted.remove(oldest.key)
+        }
+        guard tcp < maxTCP else {
+            refusedTCP += 1
+            lock.unlock()
+            return false
+        }
         tcp += 1
+        arrivals += 1
+        waiting[id] = (arrivals, channel)
+        counted.insert(id)
+        lock.unlock()
+        evict?.close(promise: nil)
         return true
     }
 
+    /// Channels counted in `tcp` (an evicted one is uncounted at eviction).
+    private var counted: Set<ObjectIdentifier> = []
+
     func tcpClosed(_ id: ObjectIdentifier) {
         lock.lock(); defer { lock.unlock() }
-        tcp = max(0, tcp - 1)
+        if counted.remove(id) != nil { tcp = max(0, tcp - 1) }
         upgraded.remove(id)
+        waiting[id] = nil
     }
 
-    /// The channel passed its WebSocket upgrade: the pre-upgrade deadline no longer applies.
+    /// The channel passed its WebSocket upgrade: the pre-upgrade deadline no longer applies, and
+    /// it is no longer evicted to make room.
     func markUpgraded(_ id: ObjectIdentifier) {
-        lock.lock(); upgraded.insert(id); lock.unlock()
+        lock.lock()
+        upgraded.insert(id)
+        waiting[id] = nil
+        lock.unlock()
     }
 
     func isUpgraded(_ id: ObjectIdentifier) -> Bool {
@@ -54,10 +88,11 @@ public final class ConnectionGate: @unchecked Sendable {
         lock.lock(); sessions = max(0, sessions - 1); lock.unlock()
     }
 
-    /// Open sessions and TCP connections now, and TCP connections closed on accept so far.
-    public var counts: (sessions: Int, tcp: Int, refusedTCP: Int) {
+    /// Open sessions and TCP connections now; TCP connections refused on accept and silent ones
+    /// evicted to make room, so far.
+    public var counts: (sessions: Int, tcp: Int, refusedTCP: Int, evictedTCP: Int) {
         lock.lock(); defer { lock.unlock() }
-        return (sessions, tcp, refusedTCP)
+        return (sessions, tcp, refusedTCP, evictedTCP)
     }
 
     /// True when a WebSocket upgrade with this `Origin` header may proceed: no header (not a

@@ -26,7 +26,8 @@ public struct EmulatorOptions: Sendable {
 
     /// Most WebSocket sessions at once. Connection N+1 is upgraded and closed at once with 1013
     /// ("try again later") and a reason; sessions already open carry on. Raw TCP connections
-    /// (handshakes, token requests) may exceed it by `tcpSlack`, beyond which they are closed on accept.
+    /// (handshakes, token requests) may exceed it by `tcpSlack`; beyond that the oldest one that
+    /// has not upgraded is closed to make room (all sessions: the new connection is closed on accept).
     public var maxConnections: Int = 64
     /// A connection that has not sent `setup` this long after it opened is closed: 1008 with a
     /// reason once upgraded, a plain close before (a socket that never finishes its HTTP upgrade).

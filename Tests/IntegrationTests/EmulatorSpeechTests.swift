@@ -1,4 +1,7 @@
 import AudioCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import Emulator
 import Foundation
 import LiveProtocol
@@ -180,6 +183,36 @@ final class Box: @unchecked Sendable {
         await a.sendText("hello")
         try await ra.wait(for: "session A still answers") { $0.completedTurns == 1 }
         await b.close(code: 1000, reason: "")
+        await a.quit()
+    }
+
+    /// A TCP connection to 127.0.0.1:port that never sends a byte (a file descriptor, closed by the caller).
+    func silentSocket(port: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        return fd
+    }
+
+    @Test func testR6_silentSocketsCannotLockOutRealClients() async throws {
+        let h = try await EmulatorHarness.start { $0.maxConnections = 2; $0.speech = .tones }
+        let fds = (0..<40).map { _ in silentSocket(port: h.port) }
+        defer { fds.forEach { close($0) } }
+        let gate = h.server.gate
+        try await EventRecorder().wait(for: "nothing") { _ in true }
+        let a = makeSession(h, setup: testSetup(text: true))
+        let ra = EventRecorder()
+        _ = ra.attach(a)
+        await a.connect()
+        await a.sendText("hello")
+        try await ra.wait(for: "a real client's reply while 40 silent sockets were open") { $0.completedTurns == 1 }
+        let counts = gate.counts
+        #expect(counts.evictedTCP >= 40 - gate.maxTCP, "\(counts)")
+        #expect(counts.tcp <= gate.maxTCP)
         await a.quit()
     }
 
