@@ -72,11 +72,27 @@ public struct InputBuffer: Sendable {
     /// Precious messages kept at most (a hard bound: beyond it the oldest go, counted in `dropped`).
     public static let maxPrecious = 1000
 
-    /// Everything to send after the next `setupComplete`, in order; empties the buffer.
+    /// Microphone audio replayed after a reconnect at most (100 × 20 ms = the last 2 s). Older
+    /// audio is stale: replaying it would make the server hear the user again, and it would
+    /// crowd out live audio in the send queue. Dropped chunks are counted in `dropped`.
+    public var maxReplayAudio = 100
+
+    /// Everything to send after the next `setupComplete`, in order; empties the buffer. Texts,
+    /// tool responses and activity markers all go; of the audio only the newest `maxReplayAudio`.
     public mutating func takeForReplay() -> [ClientMessage] {
-        let all = unconfirmed.map(\.message) + offline
+        var all = unconfirmed.map(\.message) + offline
         unconfirmed.removeAll()
         offline.removeAll()
+        let audio = all.lazy.filter(Self.isAudio).count
+        if audio > maxReplayAudio {
+            var skip = audio - maxReplayAudio
+            dropped += skip
+            all.removeAll { m in
+                guard skip > 0, Self.isAudio(m) else { return false }
+                skip -= 1
+                return true
+            }
+        }
         return all
     }
 

@@ -79,3 +79,40 @@ struct ToolRegistryTests {
         await #expect(throws: ToolFailure.self) { _ = try await r["start_timer"]!.run(["seconds": "soon"]) }
     }
 }
+
+/// R13 and the soak: what a reconnect replays.
+struct ReplayBoundTests {
+    static func audio(_ i: Int) -> ClientMessage { .realtimeInput(.audio(pcm16k: Data([UInt8(i & 0xFF), 0]))) }
+
+    @Test func replayKeepsEveryTextButOnlyTheNewestAudio() {
+        var b = InputBuffer(capacity: 3000)
+        b.maxReplayAudio = 3
+        for i in 0..<10 { b.sent(Self.audio(i), index: i + 1) }
+        b.sent(.realtimeInput(.text("keep me")), index: 11)
+        b.hold(Self.audio(10))
+        let replay = b.takeForReplay()
+        #expect(replay.count == 4)
+        #expect(replay.contains(.realtimeInput(.text("keep me"))))
+        #expect(replay.filter(InputBuffer.isAudio) == [Self.audio(8), Self.audio(9), Self.audio(10)])
+        #expect(b.dropped == 8)
+    }
+
+    @Test func confirmWithoutAnIndexKeepsTextSentAfterTheLastAnswer() {
+        var b = InputBuffer()
+        b.sent(.realtimeInput(.text("answered")), index: 1)
+        b.sent(Self.audio(1), index: 2)
+        b.sent(.realtimeInput(.text("maybe lost")), index: 3)
+        b.sent(Self.audio(2), index: 4)
+        b.confirm(upTo: nil, answeredUpTo: 2)
+        #expect(b.unconfirmed.map(\.message) == [.realtimeInput(.text("maybe lost"))])
+        b.confirm(upTo: nil, answeredUpTo: 3)
+        #expect(b.unconfirmed.isEmpty)
+    }
+
+    @Test func preciousInputHasAHardBoundToo() {
+        var b = InputBuffer(capacity: 10)
+        for i in 0..<(InputBuffer.maxPrecious + 50) { b.sent(.realtimeInput(.text("t\(i)")), index: i + 1) }
+        #expect(b.count == InputBuffer.maxPrecious + 10)
+        #expect(b.dropped == 40)
+    }
+}
