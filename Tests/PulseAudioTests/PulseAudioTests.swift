@@ -42,9 +42,16 @@ func loudStretch(_ s: [Int16], rate: Int, margin: Double = 0.1) -> ArraySlice<In
     return s[(start + m)..<(end - m)]
 }
 
-func waitUntil(_ seconds: Double = 20, _ cond: () -> Bool) {
+/// Polls `cond` (blocking) until it holds or `seconds` pass; records an issue naming `what` on timeout.
+func waitUntil(_ what: String, _ seconds: Double = 20, sourceLocation: SourceLocation = #_sourceLocation, _ cond: () -> Bool) {
     let deadline = Date(timeIntervalSinceNow: seconds)
-    while !cond() && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+    while !cond() {
+        guard Date() < deadline else {
+            Issue.record("timed out after \(seconds) s waiting for \(what)", sourceLocation: sourceLocation)
+            return
+        }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
 }
 
 /// Every test against a real daemon, one at a time (`.serialized` applies to the nested suites):
@@ -68,7 +75,7 @@ extension RealDaemonTests {
             // Played = written minus what the device still holds (a few ms remain reported when idle).
             // The latency is sampled while the tone plays: once the stream has run dry it may be 0.
             var latencySeen = 0
-            waitUntil {
+            waitUntil("23,500 of 24,000 samples played") {
                 latencySeen = max(latencySeen, dev.stats().playbackLatencyMicros)
                 return dev.playedSamples(turn: 1) >= 23500
             }
@@ -120,7 +127,7 @@ extension RealDaemonTests {
             let dev = try PulseAudioDevice(options: o)
             defer { dev.stop() }
             dev.play(turn: 7, samples: ToneGenerator.sine(frequency: 500, seconds: 3.0, rate: 24000, amplitude: 0.5))
-            waitUntil { dev.playedSamples(turn: 7) >= 12000 }   // half a second heard
+            waitUntil("half a second of the tone played") { dev.playedSamples(turn: 7) >= 12000 }   // half a second heard
             let at = rec.count
             dev.purge(turn: 7)
             dev.play(turn: 7, samples: ToneGenerator.sine(frequency: 500, seconds: 1.0, rate: 24000))   // late chunk of the purged turn
