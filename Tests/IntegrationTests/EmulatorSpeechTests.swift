@@ -175,6 +175,11 @@ final class Box: @unchecked Sendable {
         try await ra.wait(for: "session A connected") { $0.contains { if case .state(.connected, true) = $0 { true } else { false } } }
         let b = try await rawConnect(h)
         b.send((try? LiveCoder.encode(ClientMessage.setup(testSetup(text: true)))) ?? Data())
+        // Sessions are admitted when their handler starts: wait until both are in before the third.
+        let gate = h.server.gate
+        let deadline = ContinuousClock.now + .seconds(60)
+        while gate.counts.sessions < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(gate.counts.sessions == 2, "waited for two admitted sessions")
         let third = try await rawConnect(h)
         let refusal = await closed(third)
         #expect(refusal?.0 == 1013, "\(String(describing: refusal))")
