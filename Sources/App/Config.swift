@@ -64,6 +64,9 @@ public struct FileConfig: Sendable, Equatable {
     }
 
     public static func parse(_ text: String, path: String) throws(ConfigError) -> FileConfig {
+        // toml++ aborts on some malformed input (fuzz finding F1): only well-formed text of the
+        // subset livetalk uses reaches it.
+        do throws(TOMLGate.Rejection) { try TOMLGate.check(text) } catch let r { throw ConfigError(path: path, line: r.line, message: r.message) }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ConfigError(path: path, line: e.source.begin.line, message: e.description)

@@ -72,6 +72,9 @@ public enum ThemeLoader {
     }
 
     public static func parse(_ text: String, path: String) throws(ThemeError) -> Theme {
+        // toml++ aborts on some malformed input (fuzz finding F1): only well-formed text of the
+        // subset livetalk uses reaches it.
+        do throws(TOMLGate.Rejection) { try TOMLGate.check(text) } catch let r { throw ThemeError(path: path, line: r.line, key: nil, message: r.message) }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ThemeError(path: path, line: e.source.begin.line, key: nil, message: e.description)
