@@ -144,8 +144,10 @@ struct ClientOptions: ParsableArguments {
             sayErr("livetalk: \(error)")
             return ExitStatus.usage
         }
-        LogSetup.bootstrap(path: logFile ?? file.logFile,
-                           level: Logger.Level(rawValue: logLevel ?? file.logLevel ?? "info") ?? .info)
+        if let problem = LogSetup.bootstrap(path: logFile ?? file.logFile,
+                                            level: Logger.Level(rawValue: logLevel ?? file.logLevel ?? "info") ?? .info) {
+            sayErr("livetalk: warning: \(problem); logging is off")
+        }
         let logger = Logger(label: "livetalk")
         for w in file.warnings { sayErr("livetalk: warning: \(w)") }
 
@@ -408,7 +410,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LogSetup.bootstrap(path: nil, level: Logger.Level(rawValue: logLevel) ?? .info, toStderr: true)
+        _ = LogSetup.bootstrap(path: nil, level: Logger.Level(rawValue: logLevel) ?? .info, toStderr: true)
         var o = EmulatorOptions()
         o.host = host
         o.port = port
