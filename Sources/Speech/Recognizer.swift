@@ -1,5 +1,8 @@
 import CPocketSphinx
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the recogniser made of one utterance, and why.
 public struct Recognition: Sendable, Hashable {
@@ -115,7 +118,9 @@ public final class RecognizerPool: @unchecked Sendable {
     private var making: [SphinxDecoder.Kind: Int] = [:]
     private var inUse: [SphinxDecoder.Kind: Int] = [:]
     private var wanted: [SphinxDecoder.Kind: Int] = [:]
-    public static let maxSpares = 8
+    /// Most spares of each kind (a language-model decoder is about 55 MB; the emulator's
+    /// `maxListeners` bounds the decoders in use).
+    public static let maxSpares = 4
     /// Spares freed as the wanted number decayed.
     public private(set) var trimmed = 0
     private var failure: SpeechError?
@@ -166,8 +171,23 @@ public final class RecognizerPool: @unchecked Sendable {
         }
         trimmed += freed.count
         lock.unlock()
+        guard !freed.isEmpty else { return }
         freed.removeAll()   // ps_free outside the lock
+        Self.returnFreedMemory()
     }
+
+    /// glibc keeps freed heap; `malloc_trim` gives it back so RSS falls with the load (looked up
+    /// at run time: it is not in the Glibc module, and other C libraries lack it).
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        #if canImport(Glibc)
+        guard let f = dlsym(nil, "malloc_trim") else { return nil }
+        return unsafeBitCast(f, to: (@convention(c) (Int) -> Int32).self)
+        #else
+        return nil
+        #endif
+    }()
+
+    private static func returnFreedMemory() { _ = mallocTrim?(0) }
 
     /// Spares held now, by kind (tests).
     public var spareCounts: (grammar: Int, languageModel: Int) {
@@ -183,11 +203,16 @@ public final class RecognizerPool: @unchecked Sendable {
         lock.unlock()
         for _ in 0..<needed {
             maker.async {
-                let d = try? SphinxDecoder(kind: kind, model: self.model)
+                var d = try? SphinxDecoder(kind: kind, model: self.model)
                 self.lock.lock()
-                if let d { self.spares.append(d) }
+                // The wanted number may have decayed while this one was being made.
+                if let made = d, self.spares.filter({ $0.kind == kind }).count < (self.wanted[kind] ?? 1) {
+                    self.spares.append(made)
+                    d = nil
+                }
                 self.making[kind, default: 1] -= 1
                 self.lock.unlock()
+                d = nil   // an unwanted one is freed here, outside the lock
             }
         }
     }

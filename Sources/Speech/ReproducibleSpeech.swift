@@ -30,18 +30,29 @@ public enum ReproducibleSpeech {
     /// resampled to `rate` with the same resampler as `Synthesizer`.
     public static func record(_ text: String, voice: EspeakVoice, rate: Int = 16000,
                               executable: String = "/usr/bin/espeak-ng") async throws -> [Int16] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = ["-v", voice.name, "-s", String(voice.rate), "-p", String(voice.pitch), "--stdout",
-                       "--", String(text.prefix(maxCharacters))]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { throw Failure.notRunnable("\(error)") }
-        // Read before waiting: the child blocks once the pipe is full.
-        let data = await Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw Failure.failed(status: p.terminationStatus) }
+        let arguments = ["-v", voice.name, "-s", String(voice.rate), "-p", String(voice.pitch), "--stdout",
+                         "--", String(text.prefix(maxCharacters))]
+        // The child is waited for on a dispatch thread, never on a cooperative one (with two cores
+        // the pool has two threads; blocking them stalls every task in the process).
+        let data: Data = try await withCheckedThrowingContinuation { c in
+            DispatchQueue.global().async {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: executable)
+                p.arguments = arguments
+                let out = Pipe()
+                p.standardOutput = out
+                p.standardError = FileHandle.nullDevice
+                do { try p.run() } catch {
+                    c.resume(throwing: Failure.notRunnable("\(error)"))
+                    return
+                }
+                let data = out.fileHandleForReading.readDataToEndOfFile()   // before waiting: a full pipe blocks the child
+                p.waitUntilExit()
+                if p.terminationStatus == 0 { c.resume(returning: data) } else {
+                    c.resume(throwing: Failure.failed(status: p.terminationStatus))
+                }
+            }
+        }
         // A streamed WAV: 44-byte header (its sizes are placeholders), then 22,050 Hz PCM.
         guard data.count > 44 else { return [] }
         let pcm = data.dropFirst(44)
