@@ -98,7 +98,9 @@ public final class LineMode: Sendable {
         var wavInput: [Int16] = []
         do {
             transcript = try options.transcriptPath.map { (p: String) throws(SettingsError) in try TranscriptWriter(path: p) }
-            recorder = try options.outputWav.map { (p: String) throws(WAVError) in try WAVWriter(path: p, sampleRate: 24000) }
+            recorder = try options.outputWav.map { (p: String) throws(SettingsError) in
+                do { return try WAVWriter(path: p, sampleRate: 24000) } catch { throw .message("--output-wav \(error)") }
+            }
             if let p = options.inputWav { wavInput = try WAVFile.read(path: p).mono(at: 16000) }
         } catch {
             sayError("livetalk: \(error)")

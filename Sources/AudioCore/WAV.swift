@@ -28,12 +28,14 @@ public enum WAVError: Error, Sendable, Hashable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     case notWAV(path: String)
     case unsupported(path: String, detail: String)
+    case unwritable(path: String, reason: String)
 
     public var description: String {
         switch self {
         case .unreadable(let p, let r): "\(p): cannot read (\(r))"
         case .notWAV(let p): "\(p): not a WAV file (no RIFF/WAVE header)"
         case .unsupported(let p, let d): "\(p): \(d); convert it with: sox IN -b 16 -e signed OUT.wav"
+        case .unwritable(let p, let r): "\(p): cannot write (\(r))"
         }
     }
 }
@@ -199,11 +201,11 @@ public final class WAVWriter: @unchecked Sendable {
         headerEveryBytes = max(2, sampleRate)   // rate × 2 bytes × 0.5 s
         let fd: Int32
         do { fd = try PrivateFile.open(path, .truncate) } catch {
-            throw .unreadable(path: path, reason: error.reason)
+            throw .unwritable(path: path, reason: error.reason)
         }
         guard PrivateFile.write(fd, WAVFile.header(sampleRate: sampleRate, channels: 1, dataBytes: 0)) else {
             Glibc.close(fd)
-            throw .unreadable(path: path, reason: "cannot write the header")
+            throw .unwritable(path: path, reason: "the header could not be written")
         }
         self.fd = fd
     }

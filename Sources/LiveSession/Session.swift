@@ -447,7 +447,8 @@ public actor Session {
             message = try LiveCoder.decodeServer(data, mode: .strict, maxBytes: config.maxInboundBytes)
         } catch {
             counters.badMessages += 1
-            warn(.badMessage, "ignored a bad message from the server: \(Self.short("\(error)"))")
+            let kind: WarningLimiter.Kind = if case LiveProtocolError.oversize = error { .oversizeMessage } else { .badMessage }
+            warn(kind, "ignored a bad message from the server: \(Self.short("\(error)"))")
             return
         }
         handle(message)
@@ -666,7 +667,7 @@ public struct SessionCounters: Sendable, Hashable {
 
 /// One warning per kind every `interval`; the next one that passes says how many were held back.
 struct WarningLimiter: Sendable {
-    enum Kind: Hashable, Sendable { case badMessage, unknownMessage, badAudioRate, sendBacklog, badToolCall, encode, notConnected }
+    enum Kind: Hashable, Sendable { case badMessage, oversizeMessage, unknownMessage, badAudioRate, sendBacklog, badToolCall, encode, notConnected }
     var interval: Duration = .seconds(2)
     private var last: [Kind: ContinuousClock.Instant] = [:]
     private var held: [Kind: Int] = [:]
