@@ -54,7 +54,7 @@ public final class RawListener: @unchecked Sendable {
     }
 
     private func acceptLoop(_ mode: Mode) {
-        while true {
+        while !lock.withLock({ stopped }) {
             let c = accept(fd, nil, nil)
             if c < 0 { return }   // closed by stop()
             let keep: Bool = lock.withLock {
@@ -77,12 +77,15 @@ public final class RawListener: @unchecked Sendable {
         }
     }
 
+    /// Idempotent: a second call must not close a descriptor number that is someone else's by now.
     public func stop() {
-        let fds: [Int32] = lock.withLock {
+        let fds: [Int32]? = lock.withLock {
+            guard !stopped else { return nil }
             stopped = true
             defer { accepted.removeAll() }
             return accepted
         }
+        guard let fds else { return }
         for c in fds { close(c) }
         shutdown(fd, Int32(SHUT_RDWR))
         close(fd)

@@ -107,9 +107,17 @@ public struct WebSocketTransport: Transport {
                             // Keepalive and dead-peer detection.
                             var sincePing = Duration.zero
                             let step = min(.seconds(1), deadlines.inactivity / 4, deadlines.pingInterval)
+                            let clock = ContinuousClock()
                             while true {
+                                let before = clock.now
                                 try await Task.sleep(for: step)
+                                let slept = clock.now - before
                                 sincePing += step
+                                if slept > step * 3 {
+                                    // This process did not run for a while (suspended laptop, a starved
+                                    // thread pool): that time is not the peer's silence.
+                                    connection.forgive(slept - step)
+                                }
                                 if connection.silence() > deadlines.inactivity {
                                     connection.finish(code: CloseCodes.abnormal,
                                                       reason: "no data from the server for \(Deadlines.seconds(deadlines.inactivity))")
@@ -233,6 +241,8 @@ final class WebSocketConnection: TransportConnection, @unchecked Sendable {
     }
 
     func sawInbound() { lock.withLock { lastInbound = .now } }
+    /// Time this process could not run does not count as the peer's silence.
+    func forgive(_ d: Duration) { lock.withLock { lastInbound = min(.now, lastInbound + d) } }
     func silence() -> Duration { lock.withLock { .now - lastInbound } }
 
     func opened() {

@@ -69,15 +69,15 @@ struct AudioRobustnessTests {
 
         // An existing world-readable file is made private before audio goes into it.
         let old = dir + "/old.wav"
-        FileManager.default.createFile(atPath: old, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: old, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
         try WAVWriter(path: old, sampleRate: 24_000).close()
         #expect(try mode(old) == 0o600)
 
         let target = dir + "/target"
-        FileManager.default.createFile(atPath: target, contents: Data("keep".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: target, contents: Data("keep".utf8), attributes: [.posixPermissions: 0o644])
         let link = dir + "/link.wav"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
-        #expect(throws: WAVError.unreadable(path: link, reason: "is a symbolic link; refusing to write through it")) {
+        #expect(throws: WAVError.unwritable(path: link, reason: "is a symbolic link; refusing to write through it")) {
             _ = try WAVWriter(path: link, sampleRate: 24_000)
         }
         #expect(FileManager.default.contents(atPath: target) == Data("keep".utf8))

@@ -48,11 +48,11 @@ struct SessionRobustnessTests {
         return server
     }
 
-    static func next(_ it: inout AsyncStream<InMemoryTransport.ServerEnd>.Iterator, _ what: String) async throws
-        -> InMemoryTransport.ServerEnd
+    static func next(_ it: inout AsyncStream<InMemoryTransport.ServerEnd>.Iterator, _ what: String, seconds: Double = 10)
+        async throws -> InMemoryTransport.ServerEnd
     {
         let box = ServerBox(it)
-        let got = try await bounded(seconds: 10, what) { await box.next() }
+        let got = try await bounded(seconds: seconds, what) { await box.next() }
         it = box.iterator
         guard let got else { throw TestTimeout(what: what) }
         return got
@@ -128,7 +128,7 @@ struct SessionRobustnessTests {
         var h = Self.harness(script: [.hang])
         await h.session.connect()
         // The first connect hangs; its deadline makes it a retryable failure and the second opens.
-        let server = try await Self.next(&h.servers, "a second connect after the first one's deadline")
+        let server = try await Self.next(&h.servers, "a second connect after the first one's deadline", seconds: 30)
         server.send(#"{"setupComplete":{}}"#)
         try await h.recorder.wait(for: "CONNECTED", seconds: 10) { $0.states.contains(.connected) }
         #expect(h.transport.connectCount == 2)
@@ -195,6 +195,11 @@ struct SessionRobustnessTests {
         _ = server
         let chunk = Data(count: 640)
         for _ in 0..<300 { await h.session.sendAudio(chunk) }
+        await h.session.sendText("after the audio")
+        // Events reach the recorder asynchronously: wait for the text, which comes after any drop report.
+        try await h.recorder.wait(for: "the text sent after the audio", seconds: 30) { ev in
+            ev.contains { if case .userText("after the audio") = $0 { true } else { false } }
+        }
         let ev = await h.recorder.events
         let drops = ev.compactMap { if case .inputDropped(let n) = $0 { n } else { nil } }
         #expect(drops.count == 1, "\(drops)")

@@ -11,32 +11,37 @@ import WebSocketTransport
 @Suite(.serialized)
 struct TLSIdentityTests {
     /// A throwaway CA and a server certificate with the given subjectAltName.
-    static func certificates(san: String) throws -> (dir: URL, ca: String, cert: String, key: String) {
+    static func certificates(san: String) async throws -> (dir: URL, ca: String, cert: String, key: String) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("livetalk-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        func run(_ args: [String]) throws {
+        func run(_ args: [String]) async throws {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["openssl"] + args
             p.currentDirectoryURL = dir
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else { throw TestTimeout(what: "openssl \(args.first ?? "") to succeed") }
+            // Wait without blocking a thread of the (2-thread) cooperative pool.
+            let status: Int32 = try await bounded(seconds: 60, "openssl \(args.first ?? "")") {
+                await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
+                    p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
+                    do { try p.run() } catch { p.terminationHandler = nil; c.resume(returning: -1) }
+                }
+            }
+            guard status == 0 else { throw TestTimeout(what: "openssl \(args.first ?? "") to succeed") }
         }
-        try run(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=livetalk test CA",
+        try await run(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=livetalk test CA",
                  "-keyout", "ca.key", "-out", "ca.pem"])
-        try run(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=test server", "-keyout", "server.key", "-out", "server.csr"])
+        try await run(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=test server", "-keyout", "server.key", "-out", "server.csr"])
         try "subjectAltName=\(san)\n".write(to: dir.appendingPathComponent("ext.cnf"), atomically: true, encoding: .utf8)
-        try run(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        try await run(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
                  "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem"])
         return (dir, dir.appendingPathComponent("ca.pem").path, dir.appendingPathComponent("server.pem").path,
                 dir.appendingPathComponent("server.key").path)
     }
 
     static func connect(san: String) async throws -> Result<Void, TransportError> {
-        let c = try certificates(san: san)
+        let c = try await certificates(san: san)
         defer { try? FileManager.default.removeItem(at: c.dir) }
         let h = try await EmulatorHarness.start {
             $0.tlsCertFile = c.cert
