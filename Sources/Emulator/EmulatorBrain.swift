@@ -43,8 +43,12 @@ public actor EmulatorBrain {
     private var generation = 0
     private var generating = false
     private var generationTask: Task<Void, Never>?
-    /// Inputs that arrived during a reply under NO_INTERRUPTION, or results waiting for idle.
-    private var queued: [PendingInput] = []
+    /// Inputs that arrived during a reply under NO_INTERRUPTION, or results waiting for idle,
+    /// each with the index of the client message that brought it.
+    private var queued: [(input: PendingInput, index: Int)] = []
+    /// Index of the client message whose turn is running: its input is in `history`, its answer
+    /// is not. A handle covers no message from here on (see `coveredIndex`).
+    private var answering: Int?
 
     // Tools.
     private struct PendingCall {
@@ -52,9 +56,11 @@ public actor EmulatorBrain {
         var blocking: Bool
         var generation: Int
         var waiter: CheckedContinuation<JSONValue?, Never>?
+        /// A BLOCKING call's response that came before its turn started waiting for it (the
+        /// client can answer while the turn is still sending the call out).
+        var response: JSONValue?
     }
     private var pendingCalls: [String: PendingCall] = [:]
-    private var callCounter = 0
 
     // Audio input.
     private var vad: EnergyVAD?
@@ -118,6 +124,16 @@ public actor EmulatorBrain {
         return String(text[..<end])
     }
 
+    /// `capped` with no suspension point (the count is made later), for `startTurn`.
+    private func cappedNow(_ text: String) -> String {
+        let limit = max(1, options.maxTextCharacters)
+        guard let end = text.index(text.startIndex, offsetBy: limit, limitedBy: text.endIndex), end < text.endIndex else {
+            return text
+        }
+        Task { [shared] in await shared.count { $0.textTruncations += 1 } }
+        return String(text[..<end])
+    }
+
     /// Appends to the history, dropping the oldest entries over `maxHistoryEntries` (counted).
     private func remember(_ e: HistoryEntry) {
         history.append(e)
@@ -163,7 +179,7 @@ public actor EmulatorBrain {
             }
             if c.turnComplete == true {
                 let text = await capped(answerIndex.map { turns[$0].text } ?? "")
-                await userInput(text.isEmpty ? "(continue)" : text)
+                await userInput(text.isEmpty ? "(continue)" : text, index: messageIndex)
             }
         case .realtimeInput(let r):
             await realtime(r, setup: setup)
@@ -232,6 +248,9 @@ public actor EmulatorBrain {
             }
             history = snap.history
             session = snap.session
+            for (id, name) in snap.openCalls {
+                pendingCalls[id] = PendingCall(name: name, blocking: false, generation: 0)
+            }
             await shared.count { $0.resumes += 1 }
         } else {
             session = await shared.newSessionNumber()
@@ -315,7 +334,7 @@ public actor EmulatorBrain {
 
     private func realtime(_ r: RealtimeInput, setup: Setup) async {
         if let text = r.text {
-            await userInput(await capped(text))
+            await userInput(await capped(text), index: messageIndex)
         }
         if r.activityStart != nil || r.activityEnd != nil {
             guard !setup.automaticActivityDetection else {
@@ -462,7 +481,7 @@ public actor EmulatorBrain {
         if setup?.inputAudioTranscription != nil {
             await emit(.serverContent(ServerContent(inputTranscription: Transcription(text: lastPiece, finished: true))))
         }
-        await userInput(text, alreadyInterrupted: true)
+        await userInput(text, index: messageIndex)
     }
 
     // MARK: turns
@@ -475,11 +494,14 @@ public actor EmulatorBrain {
         await interruptGeneration()
     }
 
-    private func interruptGeneration() async {
+    /// Cuts the running turn off; its input counts as dealt with. `next` is the index of the
+    /// message whose input starts the next turn at once: the handle issued here does not cover it.
+    private func interruptGeneration(next: Int? = nil) async {
         guard generating else { return }
         let cutGeneration = generation
         generation += 1
         generating = false
+        answering = nil
         generationTask?.cancel()
         generationTask = nil
         await emit(.serverContent(ServerContent(interrupted: true)))
@@ -490,37 +512,45 @@ public actor EmulatorBrain {
             await shared.count { $0.cancellationsSent += 1 }
         }
         await emit(.serverContent(ServerContent(turnComplete: true)))
-        await issueHandle()
+        await issueHandle(next: next)
     }
 
-    private func userInput(_ text: String, alreadyInterrupted: Bool = false) async {
+    /// A user turn, brought by client message `index`.
+    private func userInput(_ text: String, index: Int) async {
         if generating {
             if interruptsAllowed {
-                await interruptGeneration()
+                await interruptGeneration(next: index)
             } else {
-                queued.append(.user(text))
+                queued.append((.user(text), index))
                 return
             }
         }
-        startTurn(.user(text))
+        startTurn(.user(text), index: index)
     }
 
-    private func startTurn(_ input: PendingInput) {
+    /// The input goes into the history now, on the actor, so every snapshot from here on holds
+    /// it; its answer is generated in a task that a barge-in cancels.
+    private func startTurn(_ input: PendingInput, index: Int) {
+        switch input {
+        case .user(let text): remember(HistoryEntry(.user, text))
+        case .toolResult(let name, let result):
+            remember(HistoryEntry(.tool, cappedNow(OfflineAgent.toolSentence(name: name, result: result))))
+        }
         generation += 1
         generating = true
+        answering = index
         let g = generation
         generationTask = Task { [weak self] in await self?.runTurn(input, generation: g) }
     }
 
     private func runTurn(_ input: PendingInput, generation g: Int) async {
-        guard let setup else { return }
+        guard let setup, g == generation else { return }
         if setup.sessionResumption != nil {
             await emit(ServerMessage(.sessionResumptionUpdate(SessionResumptionUpdate(resumable: false))), generation: g)
         }
         var reply: String
         switch input {
         case .user(let text):
-            remember(HistoryEntry(.user, text))
             let matches = OfflineAgent.matchTools(text, declarations: setup.functionDeclarations)
             var results: [(String, JSONValue)] = []
             var background: [String] = []
@@ -528,10 +558,13 @@ public actor EmulatorBrain {
                 var calls: [FunctionCall] = []
                 var ids: [(String, FunctionDeclaration)] = []
                 for (decl, args) in matches {
-                    callCounter += 1
-                    let id = "function-call-\(session)-\(callCounter)"
+                    let id = "function-call-\(session)-\(await shared.nextCallNumber())"
                     calls.append(FunctionCall(id: id, name: decl.name, args: args))
                     ids.append((id, decl))
+                }
+                // A turn cut off meanwhile registers nothing: its calls would wait for ever.
+                guard g == generation, !closed else { return }
+                for (id, decl) in ids {
                     pendingCalls[id] = PendingCall(name: decl.name, blocking: !decl.isNonBlocking, generation: g)
                 }
                 await emit(ServerMessage(.toolCall(ToolCall(functionCalls: calls))), generation: g)
@@ -573,6 +606,7 @@ public actor EmulatorBrain {
         await emit(ServerMessage.serverContent(ServerContent(turnComplete: true), usage: u), generation: g, asText: asText)
         guard g == generation else { return }
         generating = false
+        answering = nil
         generationTask = nil
         await issueHandle()
         await drainQueue()
@@ -580,11 +614,16 @@ public actor EmulatorBrain {
 
     private func drainQueue() async {
         guard !generating, !queued.isEmpty else { return }
-        startTurn(queued.removeFirst())
+        let next = queued.removeFirst()
+        startTurn(next.input, index: next.index)
     }
 
     private func waitForResponse(_ id: String) async -> JSONValue? {
-        await withCheckedContinuation { c in
+        if let early = pendingCalls[id]?.response {
+            pendingCalls.removeValue(forKey: id)
+            return early
+        }
+        return await withCheckedContinuation { c in
             if pendingCalls[id] != nil { pendingCalls[id]!.waiter = c } else { c.resume(returning: nil) }
         }
     }
@@ -722,8 +761,14 @@ public actor EmulatorBrain {
             }
             let result = fr.response ?? .null
             if call.blocking {
-                pendingCalls.removeValue(forKey: id)
-                call.waiter?.resume(returning: result)
+                if let waiter = call.waiter {
+                    pendingCalls.removeValue(forKey: id)
+                    waiter.resume(returning: result)
+                } else if call.response == nil {
+                    pendingCalls[id]?.response = result   // taken by `waitForResponse`
+                } else {
+                    await shared.count { $0.lateToolResponses += 1 }   // answered twice
+                }
                 continue
             }
             if fr.willContinue != true { pendingCalls.removeValue(forKey: id) }
@@ -732,11 +777,11 @@ public actor EmulatorBrain {
             case .silent:
                 remember(HistoryEntry(.tool, await capped(OfflineAgent.toolSentence(name: name, result: result))))
             case .interrupt:
-                if generating { await interruptGeneration() }
-                startTurn(.toolResult(name: name, result: result))
+                if generating { await interruptGeneration(next: messageIndex) }
+                startTurn(.toolResult(name: name, result: result), index: messageIndex)
             default:   // WHEN_IDLE
-                if generating { queued.append(.toolResult(name: name, result: result)) } else {
-                    startTurn(.toolResult(name: name, result: result))
+                if generating { queued.append((.toolResult(name: name, result: result), messageIndex)) } else {
+                    startTurn(.toolResult(name: name, result: result), index: messageIndex)
                 }
             }
         }
@@ -744,13 +789,24 @@ public actor EmulatorBrain {
 
     // MARK: output
 
-    private func issueHandle() async {
+    /// The last client message a handle issued now may cover. A handle resumes the conversation
+    /// as it stands: an input whose answer is still to come (its turn running, queued, or
+    /// `next`, about to start) is not part of that state, so the handle must not cover it — a
+    /// client that resumes sends it again. Audio and activity markers need nothing more.
+    private func coveredIndex(next: Int?) -> Int {
+        let open = [answering, next].compactMap { $0 } + queued.map(\.index)
+        return min(messageIndex, (open.min() ?? Int.max) - 1)
+    }
+
+    private func issueHandle(next: Int? = nil) async {
         guard let setup, setup.sessionResumption != nil, !closed else { return }
         handleCounter += 1
         let handle = "emu-h-\(session)-\(handleCounter)-\(UInt32.random(in: 0...UInt32.max))"
-        await shared.store(handle: handle, snapshot: .init(history: history, session: session, createdAt: Date()))
+        var snap = EmulatorState.Snapshot(history: history, session: session, createdAt: Date())
+        snap.openCalls = pendingCalls.filter { !$0.value.blocking }.mapValues(\.name)
+        await shared.store(handle: handle, snapshot: snap)
         var u = SessionResumptionUpdate(newHandle: handle, resumable: true)
-        u.lastConsumedClientMessageIndex = String(messageIndex)
+        u.lastConsumedClientMessageIndex = String(coveredIndex(next: next))
         await emit(ServerMessage(.sessionResumptionUpdate(u)))
     }
 

@@ -4,11 +4,16 @@ import LiveProtocol
 /// State shared by every connection of one emulator: the resumption store, minted tokens,
 /// fault bookkeeping and counters that tests read.
 public actor EmulatorState {
-    /// A conversation as it stood when a handle was issued.
+    /// A conversation as it stood when a handle was issued. It holds every input the handle
+    /// covers (`lastConsumedClientMessageIndex`): an input whose turn had not finished is not
+    /// covered, so a client resuming with the handle sends it again.
     public struct Snapshot: Sendable {
         public var history: [HistoryEntry]
         public var session: Int
         public var createdAt: Date
+        /// NON_BLOCKING calls still awaiting their response (id → name): a resumed connection
+        /// accepts a response to them, as the connection that made the call would have.
+        public var openCalls: [String: String] = [:]
     }
 
     /// The bounds this state enforces (from `EmulatorOptions`).
@@ -17,6 +22,9 @@ public actor EmulatorState {
         public var resumptionTTL: Duration = .seconds(2 * 3600)
         public var maxTokens = 1000
         public var maxListeners = 4
+        /// Handles kept per session, newest last. More than one: a client that closes (for a
+        /// goAway) while the newest handle is still on its way resumes with the one before.
+        public var handlesPerSession = 3
         public init() {}
         public init(_ o: EmulatorOptions) {
             maxSnapshots = max(1, o.maxSnapshots)
@@ -62,8 +70,8 @@ public actor EmulatorState {
         public var replyTruncations = 0
         /// History entries dropped beyond `maxHistoryEntries`.
         public var historyDropped = 0
-        /// Snapshots evicted: superseded by a newer handle of the same session, least recently
-        /// used over `maxSnapshots`, or older than `resumptionTTL`.
+        /// Snapshots evicted: superseded (more than `handlesPerSession` newer handles of the same
+        /// session), least recently used over `maxSnapshots`, or older than `resumptionTTL`.
         public var snapshotsSuperseded = 0
         public var snapshotsEvicted = 0
         public var snapshotsExpired = 0
@@ -78,16 +86,19 @@ public actor EmulatorState {
     }
 
     private let limits: Limits
-    /// handle → snapshot; at most `limits.maxSnapshots`, one per session.
+    /// handle → snapshot; at most `limits.maxSnapshots` in all, `limits.handlesPerSession` per
+    /// session. Each history is at most `maxHistoryEntries` long, so the store is bounded by
+    /// `maxSnapshots × maxHistoryEntries` entries however many handles a session is issued.
     private var snapshots: [String: Snapshot] = [:]
     /// handle → last use (store or resume), for LRU eviction.
     private var lastUsed: [String: Date] = [:]
-    /// session → its latest handle.
-    private var latestHandle: [Int: String] = [:]
+    /// session → its stored handles, oldest first (at most `limits.handlesPerSession`).
+    private var recentHandles: [Int: [String]] = [:]
     private var tokens: [String: Token] = [:]
     private var firedFaults: Set<String> = []
     private var nextSession = 0
     private var replies = 0
+    private var calls = 0
     private var listeners = 0
     public private(set) var stats = Stats()
 
@@ -119,17 +130,23 @@ public actor EmulatorState {
         return nextSession
     }
 
-    /// Keeps `snapshot` under `handle` as its session's only handle (R5): the previous handle of
-    /// the session goes, expired snapshots go, and over `maxSnapshots` the least recently used go.
+    /// Keeps `snapshot` under `handle` (R5): the session's handles beyond the newest
+    /// `handlesPerSession` go, expired snapshots go, and over `maxSnapshots` the least recently used go.
     func store(handle: String, snapshot: Snapshot, now: Date = Date()) {
         purgeExpiredSnapshots(now: now)
-        if let old = latestHandle[snapshot.session], old != handle, snapshots.removeValue(forKey: old) != nil {
-            lastUsed[old] = nil
-            stats.snapshotsSuperseded += 1
+        var recent = recentHandles[snapshot.session, default: []]
+        recent.removeAll { $0 == handle }
+        recent.append(handle)
+        while recent.count > max(1, limits.handlesPerSession) {
+            let old = recent.removeFirst()
+            if snapshots.removeValue(forKey: old) != nil {
+                lastUsed[old] = nil
+                stats.snapshotsSuperseded += 1
+            }
         }
+        recentHandles[snapshot.session] = recent
         snapshots[handle] = snapshot
         lastUsed[handle] = now
-        latestHandle[snapshot.session] = handle
         while snapshots.count > limits.maxSnapshots,
               let oldest = lastUsed.min(by: { $0.value < $1.value })?.key {
             remove(handle: oldest)
@@ -152,8 +169,12 @@ public actor EmulatorState {
     private func remove(handle: String) {
         guard let snap = snapshots.removeValue(forKey: handle) else { return }
         lastUsed[handle] = nil
-        if latestHandle[snap.session] == handle { latestHandle[snap.session] = nil }
+        recentHandles[snap.session]?.removeAll { $0 == handle }
+        if recentHandles[snap.session]?.isEmpty == true { recentHandles[snap.session] = nil }
     }
+
+    /// Sessions with a stored handle (tests: the per-session index shrinks with the store).
+    var sessionsWithHandles: Int { recentHandles.count }
 
     private func purgeExpiredSnapshots(now: Date) {
         let ttl = Self.seconds(limits.resumptionTTL)
@@ -165,6 +186,13 @@ public actor EmulatorState {
 
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// Numbers function calls across the server: a call id is never reused, not even by a
+    /// connection that resumes from a snapshot taken before the call was made.
+    func nextCallNumber() -> Int {
+        calls += 1
+        return calls
     }
 
     /// Counts replies across the server (for `dropMidReply`).

@@ -97,18 +97,20 @@ struct LimitsTests {
         l.maxSnapshots = 3
         let state = EmulatorState(limits: l)
         let t0 = Date()
-        for i in 0..<10 {   // one session, ten handles: only the latest is kept
+        for i in 0..<10 {   // one session, ten handles: only the latest `handlesPerSession` (3) are kept
             await state.store(handle: "s1-\(i)", snapshot: .init(history: [], session: 1, createdAt: t0), now: t0)
         }
-        #expect(await state.snapshotCount == 1)
-        #expect(await state.snapshot(for: "s1-8", now: t0) == nil)
+        #expect(await state.snapshotCount == 3)
+        #expect(await state.snapshot(for: "s1-6", now: t0) == nil)
+        #expect(await state.snapshot(for: "s1-7", now: t0) != nil)
         #expect(await state.snapshot(for: "s1-9", now: t0) != nil)
         for s in 2...6 {
             await state.store(handle: "s\(s)", snapshot: .init(history: [], session: s, createdAt: t0), now: t0 + Double(s))
         }
         #expect(await state.snapshotCount == 3, "LRU cap")
+        #expect(await state.sessionsWithHandles == 3, "the per-session index shrinks with the store")
         let stats = await state.stats
-        #expect(stats.snapshotsSuperseded == 9 && stats.snapshotsEvicted == 3, "\(stats)")
+        #expect(stats.snapshotsSuperseded == 7 && stats.snapshotsEvicted == 5, "\(stats)")
         #expect(await state.snapshot(for: "s6", now: t0 + 7) != nil, "the most recent survive")
     }
 
@@ -152,12 +154,12 @@ struct LimitsTests {
         let b = EmulatorBrain(options: o, shared: state, output: c)
         await b.receive(setup(resumption: true))
         for i in 0..<300 { await b.receive(encoded(.realtimeInput(.text("message \(i)")))) }
-        #expect(await state.snapshotCount == 1, "one handle per session, not one per interruption")
+        #expect(await state.snapshotCount == 3, "handlesPerSession per session, not one per interruption")
         let handles = await c.messages.compactMap { if case .sessionResumptionUpdate(let u) = $0.payload { u.newHandle } else { nil } }
         let last = try #require(handles.last)
         let snap = try #require(await state.snapshot(for: last))
         #expect(snap.history.count <= 20)
-        #expect(await state.stats.snapshotsSuperseded >= 299)
+        #expect(await state.stats.snapshotsSuperseded >= 297)
         await b.connectionClosed()
     }
 
