@@ -23,7 +23,7 @@ struct TransportDeadlineTests {
     static func expectRetryableFailure(_ url: String, _ what: String) async throws {
         let endpoint = try Endpoint.custom(url, apiKey: nil)
         let transport = WebSocketTransport(deadlines: deadlines())
-        let outcome: Result<Void, TransportError> = try await bounded(seconds: 10, what) {
+        let outcome: Result<Void, TransportError> = try await bounded(seconds: 30, what) {
             do throws(TransportError) {
                 let c = try await transport.connect(to: endpoint)
                 c.abort()

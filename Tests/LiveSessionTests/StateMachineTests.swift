@@ -219,3 +219,38 @@ struct CloseCodeTests {
         }
     }
 }
+
+/// R22: a back-off timer that was superseded (by a manual reconnect, a reset, a disconnect) never
+/// opens a second socket; and a socket that opens in an unexpected state is not a trap.
+struct R22StateMachineTests {
+    @Test func testR22_aStaleBackoffTimerDoesNotOpenASecondSocket() {
+        var m = connectedMachine()
+        let f = SessionFailure(code: nil, headline: "x", hint: "")
+        // The connection drops: back-off #1 is armed for attempt 1.
+        #expect(m.socketClosed(code: 1006, reason: "", random: 0) == [.reconnect(after: .milliseconds(100), attempt: 1)])
+        // The user reconnects by hand during the back-off: a socket opens at once …
+        #expect(m.reconnectRequested() == [.closeSocket(code: 1000)])
+        #expect(m.socketClosed(code: 1000, reason: "", random: 0) == [.openSocket(attempt: 0)])
+        // … and fails, arming back-off #2, again for attempt 1.
+        #expect(m.connectFailed(failure: f, retryable: true, random: 0) == [.reconnect(after: .milliseconds(100), attempt: 1)])
+        // Both timers fire: exactly one socket opens.
+        let first = m.reconnectTimerFired(attempt: 1)
+        let second = m.reconnectTimerFired(attempt: 1)
+        #expect(first + second == [.openSocket(attempt: 1)])
+    }
+
+    @Test func testR22_aTimerAfterADisconnectDoesNothing() {
+        var m = connectedMachine()
+        _ = m.socketClosed(code: 1006, reason: "", random: 0)
+        _ = m.disconnectRequested()
+        _ = m.socketClosed(code: 1000, reason: "", random: 0)
+        #expect(m.reconnectTimerFired(attempt: 1) == [])
+        #expect(m.state == .disconnected)
+    }
+
+    @Test func aSocketOpeningInAnUnexpectedStateIsNotATrap() {
+        var m = connectedMachine()
+        #expect(m.socketOpened() == [])
+        #expect(m.state == .connected)
+    }
+}

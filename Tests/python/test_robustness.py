@@ -302,7 +302,7 @@ def start_long_reply(client, tmp_path):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
-def test_signal_during_a_reply_exits_130_with_complete_files(client, tmp_path, sig):
+def test_R11_signal_during_a_reply_exits_130_with_complete_files(client, tmp_path, sig):
     c, wav, tr = start_long_reply(client, tmp_path)
     c.signal(sig)
     code = c.wait_exit(2, f"exit after {sig.name} during a reply")
@@ -312,7 +312,7 @@ def test_signal_during_a_reply_exits_130_with_complete_files(client, tmp_path, s
     assert any(e["kind"] == "audio" for e in events)
 
 
-def test_sigint_during_a_reply_from_a_custom_server(client, tmp_path, fake_live):
+def test_R11_sigint_during_a_reply_from_a_custom_server(client, tmp_path, fake_live):
     def long_reply(ws):
         ws.send(json.dumps({"serverContent": {"outputTranscription": {"text": "a long reply"}}}))
         for _ in range(250):   # 10 s of audio in 40 ms chunks, paced in real time
@@ -335,7 +335,7 @@ def test_sigint_during_a_reply_from_a_custom_server(client, tmp_path, fake_live)
     assert "model> a long reply [interrupted]" in c.stdout, c.stdout
 
 
-def test_second_sigint_exits_at_once(client, tmp_path):
+def test_R11_second_sigint_exits_at_once(client, tmp_path):
     c, wav, tr = start_long_reply(client, tmp_path)
     c.signal(signal.SIGINT)
     c.signal(signal.SIGINT)
@@ -351,7 +351,7 @@ def test_second_sigint_exits_at_once(client, tmp_path):
 
 # ---------------------------------------------------------------- R12: no reply
 
-def test_silent_input_wav_gives_up_with_no_reply_warning(client, tmp_path):
+def test_R12_silent_input_wav_gives_up_with_no_reply_warning(client, tmp_path):
     silence_wav(tmp_path / "silence.wav")
     c = client(["--no-tui", "--audio", "null", "--input-wav", str(tmp_path / "silence.wav"), "--reply-timeout", "2"])
     c.close_stdin()
@@ -364,7 +364,7 @@ def test_silent_input_wav_gives_up_with_no_reply_warning(client, tmp_path):
 # ---------------------------------------------------------------- R1: a server that never answers
 
 @pytest.mark.parametrize("close_after_read", [False, True], ids=["silent", "reads-and-closes"])
-def test_connect_timeout_gives_up_by_itself(client, blackhole, close_after_read):
+def test_R1_connect_timeout_gives_up_by_itself(client, blackhole, close_after_read):
     hole = blackhole(close_after_read=close_after_read)
     c = client(["--no-tui", "--audio", "null", "--endpoint", f"ws://127.0.0.1:{hole.port}", "--connect-timeout", "0.5"])
     c.send("hello\n")
@@ -377,7 +377,7 @@ def test_connect_timeout_gives_up_by_itself(client, blackhole, close_after_read)
     assert closed, c.stdout
 
 
-def test_sigterm_while_connecting_exits(client, blackhole):
+def test_R1_sigterm_while_connecting_exits(client, blackhole):
     hole = blackhole()
     c = client(["--no-tui", "--audio", "null", "--endpoint", f"ws://127.0.0.1:{hole.port}"])
     wait_until(lambda: "CONNECTING" in c.stdout and hole.accepted, 30, "CONNECTING with the socket accepted", proc=c.proc)
@@ -388,7 +388,7 @@ def test_sigterm_while_connecting_exits(client, blackhole):
 
 # ---------------------------------------------------------------- R9: where the key goes
 
-def test_plaintext_non_loopback_endpoint_refuses_the_key(tmp_path):
+def test_R9_plaintext_non_loopback_endpoint_refuses_the_key(tmp_path):
     p = run(["--no-tui", "--audio", "null", "--endpoint", "ws://10.0.0.1:1/x"], stdin="hello\n",
             env={"GEMINI_API_KEY": KEY}, home=tmp_path, timeout=30)
     assert p.returncode == 64, (p.returncode, p.stdout, p.stderr)
@@ -396,7 +396,7 @@ def test_plaintext_non_loopback_endpoint_refuses_the_key(tmp_path):
     assert KEY not in p.stdout + p.stderr
 
 
-def test_untrusted_wss_host_is_not_sent_the_key(tmp_path):
+def test_R9_untrusted_wss_host_is_not_sent_the_key(tmp_path):
     p = run(["--no-tui", "--audio", "null", "--endpoint", "wss://relay.example:1", "--connect-timeout", "0.5"],
             stdin="hello\n", env={"GEMINI_API_KEY": KEY}, home=tmp_path, timeout=60)
     assert "not sending your API key" in p.stderr, p.stderr
@@ -405,7 +405,7 @@ def test_untrusted_wss_host_is_not_sent_the_key(tmp_path):
     assert KEY not in p.stdout + p.stderr
 
 
-def test_loopback_endpoint_is_sent_the_key(tmp_path, fake_live):
+def test_R9_loopback_endpoint_is_sent_the_key(tmp_path, fake_live):
     server = fake_live()
     p = run(["--no-tui", "--audio", "null", "--endpoint", f"ws://127.0.0.1:{server.port}"], stdin="hello\n",
             env={"GEMINI_API_KEY": KEY}, home=tmp_path, timeout=60)
@@ -439,7 +439,7 @@ def cert_for_ip(certs, ip, out):
     return out / "ip.pem", out / "ip.key"
 
 
-def test_non_google_wss_host_gets_the_key_only_with_trust_endpoint(tmp_path, fake_live, certs):
+def test_R9_non_google_wss_host_gets_the_key_only_with_trust_endpoint(tmp_path, fake_live, certs):
     ip = non_loopback_ipv4()
     if ip is None:
         pytest.skip("no non-loopback IPv4 address to stand for a non-Google host")
@@ -464,7 +464,7 @@ def test_non_google_wss_host_gets_the_key_only_with_trust_endpoint(tmp_path, fak
 
 # ---------------------------------------------------------------- hostile server (R3, R4 client side)
 
-def test_hostile_goaway_and_audio_rate_are_survived(tmp_path, fake_live):
+def test_R3_R4_hostile_goaway_and_audio_rate_are_survived(tmp_path, fake_live):
     def after_setup(ws, n):
         if n == 0:
             ws.send(json.dumps({"goAway": {"timeLeft": "1e17s"}}))
@@ -484,7 +484,7 @@ def test_hostile_goaway_and_audio_rate_are_survived(tmp_path, fake_live):
     assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
 
 
-def test_many_malformed_frames_give_few_warnings(tmp_path, fake_live):
+def test_R13_many_malformed_frames_give_few_warnings(tmp_path, fake_live):
     bad = ["not json {", "[]", "5", "null", '{"serverContent": 5}', '{"serverContent": {"modelTurn": {"parts": 7}}}',
            '{"toolCall": {"functionCalls": "x"}}', '{"goAway": {"timeLeft": "soon"}}',
            '{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm", "data": "!!!"}}]}}}',
@@ -506,7 +506,7 @@ def test_many_malformed_frames_give_few_warnings(tmp_path, fake_live):
 
 # ---------------------------------------------------------------- R20: private files
 
-def test_transcript_and_wav_are_private(tmp_path):
+def test_R20_transcript_and_wav_are_private(tmp_path):
     tr, wav = tmp_path / "t.jsonl", tmp_path / "out.wav"
     old = os.umask(0o022)
     try:
@@ -520,7 +520,7 @@ def test_transcript_and_wav_are_private(tmp_path):
 
 
 @pytest.mark.parametrize("flag", ["--transcript", "--output-wav"])
-def test_symlink_at_output_path_is_refused(tmp_path, flag):
+def test_R20_symlink_at_output_path_is_refused(tmp_path, flag):
     target = tmp_path / "precious.txt"
     target.write_text("keep me\n")
     link = tmp_path / "out.file"
@@ -546,7 +546,7 @@ def test_symlink_at_output_path_is_refused(tmp_path, flag):
     ["token", "--expire-minutes", "999999999999999999"],
     ["token", "--new-session-minutes", "999999999999999999"],
 ], ids=["lifetime-inf", "lifetime-1e17", "lifetime-nan", "goaway-1e300", "expire-huge", "new-session-huge"])
-def test_huge_cli_numbers_are_usage_errors(tmp_path, args):
+def test_R15_huge_cli_numbers_are_usage_errors(tmp_path, args):
     try:
         p = run(args, env={"GEMINI_API_KEY": KEY}, home=tmp_path, timeout=20)
     except subprocess.TimeoutExpired:
@@ -556,7 +556,7 @@ def test_huge_cli_numbers_are_usage_errors(tmp_path, args):
     assert p.stderr.strip(), "a usage error says what is wrong"
 
 
-def test_serve_on_all_interfaces_needs_a_key_or_insecure(tmp_path):
+def test_R21_serve_on_all_interfaces_needs_a_key_or_insecure(tmp_path):
     p = run(["serve", "--host", "0.0.0.0", "--port", "0"], home=tmp_path, timeout=20)
     assert p.returncode == 64, (p.returncode, p.stdout, p.stderr)
     assert "--require-key" in p.stderr and "--insecure" in p.stderr, p.stderr

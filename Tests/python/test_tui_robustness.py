@@ -63,7 +63,7 @@ def check_restored(t, screen, code):
     assert alternate_on(t) == "0", "the terminal left the alternate screen"
 
 
-def test_q_while_connecting_exits_and_restores_the_terminal(ui, blackhole_port):
+def test_R1_q_while_connecting_exits_and_restores_the_terminal(ui, blackhole_port):
     t = ui(args=f"--endpoint ws://127.0.0.1:{blackhole_port}")
     connecting(t)
     time.sleep(0.3)   # the upgrade request is out and unanswered
@@ -72,7 +72,7 @@ def test_q_while_connecting_exits_and_restores_the_terminal(ui, blackhole_port):
     check_restored(t, t.wait_until(lambda s: "icanon" in s, "the stty line after exit", timeout=5), 0)
 
 
-def test_sigterm_while_connecting_exits_and_restores_the_terminal(ui, blackhole_port):
+def test_R1_sigterm_while_connecting_exits_and_restores_the_terminal(ui, blackhole_port):
     t = ui(args=f"--endpoint ws://127.0.0.1:{blackhole_port}")
     connecting(t)
     time.sleep(0.3)
