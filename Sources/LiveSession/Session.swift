@@ -524,9 +524,11 @@ public actor Session {
         if let g = c.groundingMetadata { emit(.grounding(g)) }
         if c.generationComplete == true { emit(.generationComplete(turn: turn)) }
         if c.turnComplete == true {
-            answeredIndex = sentIndex
             cancelledCalls.removeAll()
             let interrupted = purgedTurn == turn
+            // An interrupted turn did not answer what interrupted it: that input stays
+            // unconfirmed until a later turn completes.
+            if !interrupted { answeredIndex = sentIndex }
             finishOpenTurn(interrupted: interrupted, reason: c.turnCompleteReason?.rawValue, atTurnComplete: true)
             perform(machine.turnCompleted())
         }

@@ -206,6 +206,37 @@ struct SessionRobustnessTests {
         await h.session.quit()
     }
 
+    // MARK: R13 what a handle confirms
+
+    @Test func testR13_aTextThatInterruptedATurnIsReplayedIfTheConnectionDropsBeforeItsAnswer() async throws {
+        var h = Self.harness()
+        let server = try await Self.connect(&h)
+        server.send(#"{"sessionResumptionUpdate":{"newHandle":"h1","resumable":true}}"#)
+        server.send(#"{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"AAAAAA=="}}]}}}"#)
+        try await h.recorder.wait(for: "model audio", seconds: 10) { !$0.audioTurns().isEmpty }
+        await h.session.sendText("stop and listen")
+        // The server cuts its turn for the text, and sends a handle without saying what it consumed
+        // (the Developer API never does); then the connection drops before the text is answered.
+        server.send(#"{"serverContent":{"interrupted":true}}"#)
+        server.send(#"{"serverContent":{"turnComplete":true}}"#)
+        server.send(#"{"sessionResumptionUpdate":{"newHandle":"h2","resumable":true}}"#)
+        try await h.recorder.wait(for: "the interrupted turn to end", seconds: 10) { $0.completedTurns == 1 }
+        server.close(code: 1006)
+        let again = try await Self.next(&h.servers, "the reconnect")
+        var it = again.received.makeAsyncIterator()
+        guard let setupData = await it.next(), case .setup(let setup) = try LiveCoder.decodeClient(setupData) else {
+            Issue.record("no setup on the new connection"); return
+        }
+        #expect(setup.sessionResumption?.handle == "h2")
+        again.send(#"{"setupComplete":{}}"#)
+        var replayed: [String] = []
+        while replayed.isEmpty, let d = await it.next() {
+            if case .realtimeInput(let r) = try LiveCoder.decodeClient(d), let t = r.text { replayed.append(t) }
+        }
+        #expect(replayed == ["stop and listen"])
+        await h.session.quit()
+    }
+
     // MARK: R23 tool bookkeeping
 
     @Test func testR23_duplicateToolIdsAreRefusedAndTheCountReturnsToZero() async throws {
