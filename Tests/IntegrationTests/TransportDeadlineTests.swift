@@ -20,6 +20,18 @@ struct TransportDeadlineTests {
         return d
     }
 
+    /// A session over a real socket to `url`, once CONNECTED.
+    static func connected(to url: String, _ d: Deadlines) async throws -> (Session, EventRecorder) {
+        let s = Session(config: SessionConfig(endpoint: try Endpoint.custom(url, apiKey: nil), setup: testSetup(),
+                                              policy: .init(initialDelay: .milliseconds(50)), deadlines: d),
+                        transport: WebSocketTransport(deadlines: d))
+        let r = EventRecorder()
+        _ = r.attach(s)
+        await s.connect()
+        try await r.wait(for: "CONNECTED", seconds: 10) { $0.states.contains(.connected) }
+        return (s, r)
+    }
+
     static func expectRetryableFailure(_ url: String, _ what: String) async throws {
         let endpoint = try Endpoint.custom(url, apiKey: nil)
         let transport = WebSocketTransport(deadlines: deadlines())
@@ -70,14 +82,7 @@ struct TransportDeadlineTests {
     @Test func testR10_aPeerThatGoesSilentAfterSetupIsDetectedAndReconnected() async throws {
         let server = try await QuietLiveServer.start(.deadAfterSetup)
         defer { server.stop() }
-        let d = Self.deadlines()
-        let s = Session(config: SessionConfig(endpoint: try Endpoint.custom(server.url, apiKey: nil), setup: testSetup(),
-                                              policy: .init(initialDelay: .milliseconds(50)), deadlines: d),
-                        transport: WebSocketTransport(deadlines: d))
-        let r = EventRecorder()
-        _ = r.attach(s)
-        await s.connect()
-        try await r.wait(for: "CONNECTED", seconds: 10) { $0.states.contains(.connected) }
+        let (s, r) = try await Self.connected(to: server.url, Self.deadlines())
         // No pong, no data: after the inactivity deadline the connection counts as dead and the
         // session reconnects (and reaches setupComplete again on a fresh socket).
         try await r.wait(for: "a reconnect after the peer went silent", seconds: 20) { ev in
@@ -91,14 +96,7 @@ struct TransportDeadlineTests {
         let server = try await QuietLiveServer.start(.idleButAlive)
         defer { server.stop() }
         // Pings every 0.2 s; dead only after 3 s with no frame at all. Pongs keep it alive.
-        let d = Self.deadlines(ping: 0.2, inactivity: 3.0)
-        let s = Session(config: SessionConfig(endpoint: try Endpoint.custom(server.url, apiKey: nil), setup: testSetup(),
-                                              policy: .init(initialDelay: .milliseconds(50)), deadlines: d),
-                        transport: WebSocketTransport(deadlines: d))
-        let r = EventRecorder()
-        _ = r.attach(s)
-        await s.connect()
-        try await r.wait(for: "CONNECTED", seconds: 10) { $0.states.contains(.connected) }
+        let (s, _) = try await Self.connected(to: server.url, Self.deadlines(ping: 0.2, inactivity: 3.0))
         // More than two inactivity periods with no data message from the server.
         try? await Task.sleep(for: .seconds(7))
         #expect(await s.state == .connected)
