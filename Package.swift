@@ -68,22 +68,23 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
+        // The client runtime: never imports an edge (WebSocket, PulseAudio, curses); `livetalk` injects them.
         .target(name: "App", dependencies: [
-            "LiveProtocol", "LiveSession", "AudioCore", "WebSocketTransport", "Emulator", "PulseAudio",
-            "TerminalUI", "Curses",
+            "LiveProtocol", "LiveSession", "AudioCore", "Emulator", "TerminalUI",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         .executableTarget(name: "livetalk", dependencies: [
-            "App", "Emulator", "LiveProtocol", "PulseAudio", "TerminalUI", "Curses",
+            "App", "Emulator", "LiveSession", "PulseAudio", "TerminalUI", "Curses", "WebSocketTransport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         .executableTarget(name: "Benchmarks", dependencies: [
             "App", "Emulator", "LiveProtocol", "LiveSession", "WebSocketTransport", "PulseAudio", "AudioCore", "CPulseSimple",
             "Speech",
         ], swiftSettings: swift6),
         .target(name: "TestSupport", dependencies: [
-            "LiveProtocol", "LiveSession", "Emulator", "WebSocketTransport",
+            "LiveProtocol", "LiveSession", "Emulator", "WebSocketTransport", "TerminalUI",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -108,6 +109,7 @@ let package = Package(
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [
             "TestSupport", "LiveSession", "LiveProtocol", "Emulator", "WebSocketTransport", "App", "AudioCore", "Speech",
+            "TerminalUI",
         ], swiftSettings: swift6),
     ]
 )

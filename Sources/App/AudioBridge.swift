@@ -1,7 +1,6 @@
 import AudioCore
 import Foundation
 import LiveSession
-import PulseAudio
 
 /// Which audio backend to use (`--audio`).
 public enum AudioChoice: String, Sendable, CaseIterable {
@@ -20,11 +19,15 @@ public actor AudioBridge {
     private let session: Session
     private var gate: MicGate
     private var pump: Task<Void, Never>?
+    /// Sees every microphone chunk sent to the session (16 kHz), e.g. for a recording.
+    private let micTap: (@Sendable ([Int16]) -> Void)?
 
-    public init(session: Session, device: any AudioDevice, mode: MicGate.Mode) {
+    public init(session: Session, device: any AudioDevice, mode: MicGate.Mode,
+                micTap: (@Sendable ([Int16]) -> Void)? = nil) {
         self.session = session
         self.device = device
         self.gate = MicGate(mode: mode)
+        self.micTap = micTap
     }
 
     /// Starts sending the microphone (through the gate) to the session.
@@ -43,7 +46,9 @@ public actor AudioBridge {
     private func perform(_ outputs: [MicGate.Output], audio: [Int16] = []) async {
         for o in outputs {
             switch o {
-            case .sendAudio: await session.sendAudio(PCM.data(audio))
+            case .sendAudio:
+                micTap?(audio)
+                await session.sendAudio(PCM.data(audio))
             case .activityStart: await session.activityStart()
             case .activityEnd: await session.activityEnd()
             case .audioStreamEnd: await session.audioStreamEnd()
@@ -80,28 +85,5 @@ public actor AudioBridge {
         }
         pump?.cancel()
         device.stop()
-    }
-}
-
-public enum AudioSetup {
-    /// Opens the PulseAudio device for `choice`, or explains in one line why there is none
-    /// (`notice` for a terminal line, `short` for the UI's session pane).
-    public static func open(_ choice: AudioChoice, options: PulseOptions)
-        -> (device: (any AudioDevice)?, notice: String?, short: String?)
-    {
-        switch choice {
-        case .wav, .null: return (nil, nil, nil)
-        case .auto, .pulse:
-            do {
-                return (try PulseAudioDevice(options: options), nil, nil)
-            } catch {
-                let short = switch error.kind {
-                case .noServer: "audio off: no PulseAudio server (text still works)"
-                case .noSuchDevice: "audio off: no such device (see `livetalk devices`)"
-                case .other: "audio off: \(error.message)"
-                }
-                return (nil, "\(error.message); continuing in text", short)
-            }
-        }
     }
 }

@@ -4,7 +4,7 @@ import LiveProtocol
 import LiveSession
 
 /// Everything a client run needs, after flags, environment and config file are merged.
-public struct ClientSettings: Sendable {
+public struct ClientSettings: Sendable, Equatable {
     public var model = "gemini-2.5-flash-native-audio-preview-12-2025"
     public var voice = "Puck"
     public var apiVersion: String?
@@ -30,13 +30,6 @@ public enum Credential: Sendable {
     case none
 }
 
-public enum SettingsError: Error, CustomStringConvertible, Sendable {
-    case message(String)
-    public var description: String {
-        switch self { case .message(let m): m }
-    }
-}
-
 public enum Settings {
     /// The key: `GEMINI_API_KEY`, then `GOOGLE_API_KEY`, then the config file. Never argv.
     /// A value starting with `auth_tokens/` is an ephemeral token.
@@ -49,24 +42,18 @@ public enum Settings {
         return value.hasPrefix("auth_tokens/") ? .ephemeralToken(value, source: source) : .apiKey(value, source: source)
     }
 
-    /// Reads `--system` as text, or a file when it starts with `@`.
-    public static func systemInstruction(_ value: String?) throws(SettingsError) -> String? {
-        guard let value else { return nil }
-        guard value.hasPrefix("@") else { return value }
-        let path = String(value.dropFirst())
-        guard let d = FileManager.default.contents(atPath: path), let s = String(data: d, encoding: .utf8) else {
-            throw .message("--system @\(path): cannot read the file")
-        }
-        return s.trimmingCharacters(in: .whitespacesAndNewlines)
+    /// Push-to-talk turns the server's activity detection off (the one place this is built).
+    public static func realtimeInput(pushToTalk: Bool) -> RealtimeInputConfig? {
+        pushToTalk ? RealtimeInputConfig(automaticActivityDetection: AutomaticActivityDetection(disabled: true)) : nil
     }
 
-    /// The endpoint to use, or nil when the embedded emulator should be started, with notices
-    /// for the user (e.g. a key that was withheld).
+    /// The endpoint to use, or nil when the embedded emulator should be started, with the hosts
+    /// the key was withheld from.
     ///
     /// A key or token goes only to Google's hosts, to loopback, or to a custom endpoint the user
     /// trusts with `--trust-endpoint`; never over plaintext `ws://` to another host (an error).
     public static func endpoint(settings s: ClientSettings, credential: Credential,
-                                environment: [String: String], file: FileConfig) throws(SettingsError) -> (Endpoint?, [String]) {
+                                environment: [String: String], file: FileConfig) throws(ClientProblem) -> (Endpoint?, [String]) {
         do {
             if let text = s.endpoint {
                 var notices: [String] = []
@@ -83,14 +70,9 @@ public enum Settings {
                     case .other: send = s.trustEndpoint && probe.isTLS
                     }
                     if !probe.isTLS, probe.hostTrust != .loopback {
-                        throw SettingsError.message(
-                            "--endpoint \(probe.redactedDescription) is plaintext ws:// to \(host): refusing to send your API key or token "
-                            + "where anyone on the path can read it; use wss://, or unset GEMINI_API_KEY/GOOGLE_API_KEY to connect without it")
+                        throw ClientProblem.plaintextKey(endpoint: probe.redactedDescription, host: host)
                     }
-                    if !send {
-                        notices.append("not sending your API key or token to \(host) (not a Google host); "
-                                       + "pass --trust-endpoint to send it")
-                    }
+                    if !send { notices.append(host) }
                 }
                 if send, case .ephemeralToken(let t, _) = credential {
                     return (try Endpoint.ephemeral(token: t, apiVersion: s.apiVersion ?? Endpoint.ephemeralAPIVersion, base: text), notices)
@@ -99,13 +81,9 @@ public enum Settings {
                 return (try Endpoint.custom(text, apiKey: key, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion), notices)
             }
             if s.vertex {
-                guard let project = s.project ?? file.vertexProject else {
-                    throw SettingsError.message("--vertex needs --project PROJECT (or [vertex] project in the config file)")
-                }
+                guard let project = s.project ?? file.vertexProject else { throw ClientProblem.vertexNeedsProject }
                 let location = s.location ?? file.vertexLocation ?? "us-central1"
-                guard let token = environment["GOOGLE_OAUTH_ACCESS_TOKEN"] ?? file.vertexAccessToken else {
-                    throw SettingsError.message("--vertex needs an OAuth access token in GOOGLE_OAUTH_ACCESS_TOKEN (e.g. from `gcloud auth print-access-token`) or [vertex] access_token in the config file")
-                }
+                guard let token = environment["GOOGLE_OAUTH_ACCESS_TOKEN"] ?? file.vertexAccessToken else { throw ClientProblem.vertexNeedsToken }
                 return (try Endpoint.vertex(project: project, location: location, accessToken: token,
                                             apiVersion: s.apiVersion ?? Endpoint.vertexAPIVersion), [])
             }
@@ -114,12 +92,12 @@ public enum Settings {
             case .ephemeralToken(let t, _): return (try Endpoint.ephemeral(token: t, apiVersion: s.apiVersion ?? Endpoint.ephemeralAPIVersion), [])
             case .none: return (nil, [])
             }
-        } catch let e as SettingsError {
+        } catch let e as ClientProblem {
             throw e
         } catch let e as EndpointError {
-            throw .message(e.description)
+            throw .endpoint(e)
         } catch {
-            throw .message("\(error)")
+            throw .emulatorFailed(reason: "\(error)")
         }
     }
 
@@ -131,9 +109,7 @@ public enum Settings {
                 responseModalities: [s.textModality ? .text : .audio],
                 speechConfig: s.textModality ? nil : SpeechConfig(voiceName: s.voice)),
             systemInstruction: system.map { Content(role: "user", parts: [Part(text: $0)]) },
-            realtimeInputConfig: s.pushToTalk
-                ? RealtimeInputConfig(automaticActivityDetection: AutomaticActivityDetection(disabled: true))
-                : nil,
+            realtimeInputConfig: realtimeInput(pushToTalk: s.pushToTalk),
             sessionResumption: SessionResumptionConfig(),
             inputAudioTranscription: AudioTranscriptionConfig(),
             outputAudioTranscription: s.textModality ? nil : AudioTranscriptionConfig())

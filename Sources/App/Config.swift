@@ -1,5 +1,6 @@
-// App — the runtime: configuration (flags > env > file), logging to a file, the embedded
-// emulator, line mode. Composes the core and the edges; the CLI target only parses flags.
+// App — the client runtime: the plan (flags > env > file), one runtime for both faces, files
+// and recordings, logging, the embedded emulator. The `livetalk` target parses flags and injects
+// the edges (WebSocket, PulseAudio, curses); App never imports them.
 import Foundation
 import LiveProtocol
 import TOMLKit
@@ -37,9 +38,7 @@ public struct FileConfig: Sendable, Equatable {
 
     /// The default location: `$XDG_CONFIG_HOME/livetalk/config.toml` (or `~/.config/…`).
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
-        return base + "/livetalk/config.toml"
+        XDG.configHome(environment) + "/livetalk/config.toml"
     }
 
     /// Reads a config file; a missing file is an empty config.
@@ -118,7 +117,7 @@ public struct FileConfig: Sendable, Equatable {
 }
 
 /// A bad config file: names the file and, where known, the line.
-public struct ConfigError: Error, Sendable, CustomStringConvertible {
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     public var path: String
     public var line: Int?
     public var message: String

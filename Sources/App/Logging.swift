@@ -74,8 +74,7 @@ public final class FileSink: @unchecked Sendable {
 public enum LogSetup {
     /// `$XDG_STATE_HOME/livetalk/livetalk.log` (or `~/.local/state/…`).
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        let base = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state"
+        let base = XDG.stateHome(environment)
         return base + "/livetalk/livetalk.log"
     }
 

@@ -3,7 +3,7 @@ import TerminalUI
 import TOMLKit
 
 /// A bad theme file: names the file, the line and the key.
-public struct ThemeError: Error, CustomStringConvertible, Sendable {
+public struct ThemeError: Error, CustomStringConvertible, Sendable, Equatable {
     public var path: String
     public var line: Int?
     public var key: String?
@@ -20,8 +20,7 @@ public enum ThemeLoader {
     public static func searchPaths(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
         var out: [String] = []
         if let p = environment["LIVETALK_THEMES"] { out.append(p) }
-        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (environment["HOME"] ?? "") + "/.config"
-        out.append(config + "/livetalk/themes")
+        out.append(XDG.configHome(environment) + "/livetalk/themes")
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         // .build/<triple>/debug/livetalk → the package root's themes/
         var dir = exe

@@ -5,6 +5,7 @@ import Glibc
 #endif
 import LiveProtocol
 import LiveSession
+import TerminalUI
 
 /// `--transcript FILE.jsonl`: one JSON object per session event (audio as byte counts, never as data).
 /// The file is created 0600 and never written through a symbolic link (R20); a write error (disk
@@ -16,10 +17,8 @@ public final class TranscriptWriter: @unchecked Sendable {
     private var open = true
     private let started = Date()
 
-    public init(path: String) throws(SettingsError) {
-        do { fd = try PrivateFile.open(path, .truncate) } catch {
-            throw .message("--transcript \(path): cannot create the file (\(error.reason))")
-        }
+    public init(path: String) throws(PrivateFileError) {
+        fd = try PrivateFile.open(path, .truncate)
     }
 
     deinit { close() }
@@ -53,7 +52,7 @@ public final class TranscriptWriter: @unchecked Sendable {
         case .state(let s, let held):
             var o: [String: Any] = ["kind": "state", "state": s.name, "handle_held": held]
             if case .connecting(let a) = s { o["attempt"] = a }
-            if case .closed(let f?) = s { o["error"] = f.headline; o["hint"] = f.hint }
+            if case .closed(let f?) = s { o["error"] = f.headline; o["hint"] = Wording.hint(f, face: .line) }
             return o
         case .setupComplete(let id): return ["kind": "setup_complete", "session_id": id ?? NSNull()]
         case .inputTranscript(let t, let fin): return ["kind": "input_transcript", "role": "user", "text": t, "finished": fin]
@@ -91,7 +90,5 @@ public final class TranscriptWriter: @unchecked Sendable {
         }
     }
 
-    static func ms(_ d: Duration) -> Int {
-        Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
-    }
+    static func ms(_ d: Duration) -> Int { d.milliseconds }
 }

@@ -34,6 +34,22 @@ public enum PCM {
 
     /// Duration in seconds of `bytes` of 16-bit mono PCM at `rate`.
     public static func seconds(bytes: Int, rate: Int) -> Double { Double(bytes / 2) / Double(rate) }
+
+    /// Hands `samples` to `body` `chunk` at a time, one chunk per `every`, at real-time pace on
+    /// the continuous clock (a late chunk does not delay the ones after it). Stops when cancelled.
+    public static func paced(_ samples: [Int16], chunk: Int, every: Duration,
+                             _ body: ([Int16]) async -> Void) async {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var i = 0
+        var n = 0
+        while i < samples.count, !Task.isCancelled {
+            await body(Array(samples[i..<min(i + max(1, chunk), samples.count)]))
+            i += max(1, chunk)
+            n += 1
+            try? await Task.sleep(until: start + every * n, clock: clock)
+        }
+    }
 }
 
 /// RMS and peak level of a block, in dBFS (full-scale sine ≈ −3 dBFS RMS, 0 dBFS peak).

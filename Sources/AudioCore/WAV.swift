@@ -192,18 +192,21 @@ public final class WAVWriter: @unchecked Sendable {
     private var failed = false
     public let path: String
     public let sampleRate: Int
-    /// Audio appended between header rewrites: half a second of 16-bit mono.
+    /// 1 (mono) or 2 (interleaved stereo, left first).
+    public let channels: Int
+    /// Audio appended between header rewrites: half a second.
     public let headerEveryBytes: Int
 
-    public init(path: String, sampleRate: Int) throws(WAVError) {
+    public init(path: String, sampleRate: Int, channels: Int = 1) throws(WAVError) {
         self.path = path
         self.sampleRate = sampleRate
-        headerEveryBytes = max(2, sampleRate)   // rate × 2 bytes × 0.5 s
+        self.channels = max(1, min(2, channels))
+        headerEveryBytes = max(2, sampleRate * self.channels)   // rate × channels × 2 bytes × 0.5 s
         let fd: Int32
         do { fd = try PrivateFile.open(path, .truncate) } catch {
             throw .unwritable(path: path, reason: error.reason)
         }
-        guard PrivateFile.write(fd, WAVFile.header(sampleRate: sampleRate, channels: 1, dataBytes: 0)) else {
+        guard PrivateFile.write(fd, WAVFile.header(sampleRate: sampleRate, channels: self.channels, dataBytes: 0)) else {
             Glibc.close(fd)
             throw .unwritable(path: path, reason: "the header could not be written")
         }

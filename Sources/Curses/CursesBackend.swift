@@ -9,19 +9,14 @@ public struct TerminalUnavailable: Error, CustomStringConvertible {
     public var description: String
 }
 
-public enum TerminalInput: Sendable {
-    case key(Key)
-    case resize(width: Int, height: Int)
-}
-
 /// The curses backend. `show` hands over the latest Screen (a mutex slot); `input` delivers keys and sizes.
-public final class CursesBackend: @unchecked Sendable {
+public final class CursesBackend: TerminalBackend, @unchecked Sendable {
     public let input: AsyncStream<TerminalInput>
     private let inputContinuation: AsyncStream<TerminalInput>.Continuation
     private let lock = NSLock()
     // Guarded by `lock`:
     private var latest: Screen?
-    private var generation = 0
+    private var frameNumber = 0
     private var running = true
     private var frames = 0
     private let done = DispatchSemaphore(value: 0)
@@ -30,6 +25,8 @@ public final class CursesBackend: @unchecked Sendable {
     /// Colours the terminal has (0 = none); set once the curses thread started.
     public private(set) var colors = 0
     public let kittyKeyboard: Bool
+    /// With the kitty keyboard protocol the terminal may report releases (Space is then hold-to-talk).
+    public var keyReleases: Bool { kittyKeyboard }
 
     /// Checks the terminal, then starts the curses thread.
     public init(kittyKeyboard: Bool = true) throws {
@@ -54,7 +51,7 @@ public final class CursesBackend: @unchecked Sendable {
     public func show(_ s: Screen) {
         lock.withLock {
             latest = s
-            generation += 1
+            frameNumber += 1
         }
     }
 
@@ -83,7 +80,7 @@ public final class CursesBackend: @unchecked Sendable {
         cs_size(&rows, &cols)
         inputContinuation.yield(.resize(width: Int(cols), height: Int(rows)))
         var drawn: Screen?
-        var drawnGeneration = -1
+        var drawnFrameNumber = -1
         var decoder = KeyDecoder()
         var lastDraw = Date.distantPast
         var lastSizeCheck = Date()
@@ -105,14 +102,14 @@ public final class CursesBackend: @unchecked Sendable {
                     cols = tc
                     cs_resize(rows, cols)
                     drawn = nil
-                    drawnGeneration = -1
+                    drawnFrameNumber = -1
                     inputContinuation.yield(.resize(width: Int(cols), height: Int(rows)))
                 }
             }
             guard now.timeIntervalSince(lastDraw) >= 1.0 / 30 else { continue }
-            let (next, gen) = lock.withLock { (latest, generation) }
-            guard gen != drawnGeneration, let screen = next, screen.width == Int(cols), screen.height == Int(rows) else { continue }
-            drawnGeneration = gen
+            let (next, gen) = lock.withLock { (latest, frameNumber) }
+            guard gen != drawnFrameNumber, let screen = next, screen.width == Int(cols), screen.height == Int(rows) else { continue }
+            drawnFrameNumber = gen
             if let d = drawn, d == screen { continue }
             draw(screen, over: drawn)
             drawn = screen

@@ -10,14 +10,25 @@ public enum CloseClass: Equatable, Sendable {
 
 /// A session that cannot go on, worded for the user: one headline, one hint. Detail goes to the log.
 public struct SessionFailure: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What the user can do in the client about a failure; each face words it (a key, a command).
+    public enum Remedy: Sendable, Hashable {
+        /// Start a fresh session (nothing resumed).
+        case newSession
+        /// Try to connect again.
+        case reconnect
+    }
+
     public var code: UInt16?
     public var headline: String
+    /// What to check outside the client (flags, keys, network); may be empty.
     public var hint: String
+    public var remedy: Remedy?
 
-    public init(code: UInt16?, headline: String, hint: String) {
+    public init(code: UInt16?, headline: String, hint: String, remedy: Remedy? = nil) {
         self.code = code
         self.headline = headline
         self.hint = hint
+        self.remedy = remedy
     }
 
     public var description: String { hint.isEmpty ? headline : "\(headline) — \(hint)" }
@@ -44,7 +55,7 @@ public enum CloseCodes {
         }
         if r.contains("session not found") {
             return SessionFailure(code: code, headline: "the resumption handle is no longer valid",
-                                  hint: "start a new session (r in the UI, or run again)")
+                                  hint: "", remedy: .newSession)
         }
         if r.contains("api key") || r.contains("unregistered callers") || r.contains("permission") {
             return SessionFailure(code: code, headline: "the server refused the API key\(short)",

@@ -241,7 +241,7 @@ public struct SessionStateMachine: Sendable {
         if attempt > limit {
             let f = SessionFailure(code: lastFailure.code,
                                    headline: "gave up after \(limit) reconnect attempts: \(lastFailure.headline)",
-                                   hint: "check --endpoint and the network, then reconnect")
+                                   hint: "check --endpoint and the network", remedy: .reconnect)
             state = .closed(f)
             return [.fail(f)]
         }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// What a key does.
-public enum Action: String, Sendable, CaseIterable {
-    case talk, mode, mute, reset, connection, type, scrollUp, scrollDown, pageUp, pageDown
+public enum KeyAction: String, Sendable, CaseIterable {
+    case talk, mode, mute, reset, connection, record, type, scrollUp, scrollDown, pageUp, pageDown
     case nextPane, focus1, focus2, focus3, focus4, quit, help
 }
 
@@ -11,17 +11,31 @@ public enum Keymap {
     public struct Binding: Sendable {
         public var keys: [Key]
         public var label: String
-        public var action: Action
+        public var action: KeyAction
         public var help: String
+        /// Line mode's command for the same action (nil: the screen only).
+        public var slash: String?
+        init(keys: [Key], label: String, action: KeyAction, help: String, slash: String? = nil) {
+            self.keys = keys
+            self.label = label
+            self.action = action
+            self.help = help
+            self.slash = slash
+        }
     }
 
     public static let bindings: [Binding] = [
         Binding(keys: [.char(" ")], label: "Space", action: .talk,
-                help: "push-to-talk: press to talk, again to send (hold where the terminal reports releases)"),
-        Binding(keys: [.char("v")], label: "v", action: .mode, help: "switch push-to-talk ↔ voice detection (reconnects)"),
-        Binding(keys: [.char("m")], label: "m", action: .mute, help: "mute / unmute the microphone"),
-        Binding(keys: [.char("r")], label: "r", action: .reset, help: "reset: a fresh session, nothing resumed"),
-        Binding(keys: [.char("d")], label: "d", action: .connection, help: "disconnect / reconnect"),
+                help: "push-to-talk: press to talk, again to send (hold where the terminal reports releases)",
+                slash: "/talk"),
+        Binding(keys: [.char("v")], label: "v", action: .mode, help: "switch push-to-talk ↔ voice detection (reconnects)",
+                slash: "/mode vad|ptt"),
+        Binding(keys: [.char("m")], label: "m", action: .mute, help: "mute / unmute the microphone", slash: "/mute"),
+        Binding(keys: [.char("r")], label: "r", action: .reset, help: "reset: a fresh session, nothing resumed", slash: "/reset"),
+        Binding(keys: [.char("d")], label: "d", action: .connection, help: "disconnect / reconnect",
+                slash: "/disconnect /connect"),
+        Binding(keys: [.char("R")], label: "R", action: .record,
+                help: "record the session to a folder (again to stop)", slash: "/record"),
         Binding(keys: [.char("i"), .enter], label: "i Enter", action: .type, help: "type a message (Enter sends, Esc cancels)"),
         Binding(keys: [.up], label: "↑", action: .scrollUp, help: "scroll the focused pane up"),
         Binding(keys: [.down], label: "↓", action: .scrollDown, help: "scroll the focused pane down"),
@@ -32,11 +46,11 @@ public enum Keymap {
         Binding(keys: [.char("2")], label: "2", action: .focus2, help: "focus Model"),
         Binding(keys: [.char("3")], label: "3", action: .focus3, help: "focus Tools"),
         Binding(keys: [.char("4")], label: "4", action: .focus4, help: "focus Session"),
-        Binding(keys: [.char("q"), .ctrl("c")], label: "q ^C", action: .quit, help: "quit (closes the session cleanly)"),
-        Binding(keys: [.char("?")], label: "?", action: .help, help: "show / hide this help"),
+        Binding(keys: [.char("q"), .ctrl("c")], label: "q ^C", action: .quit, help: "quit (closes the session cleanly)", slash: "/quit"),
+        Binding(keys: [.char("?")], label: "?", action: .help, help: "show / hide this help", slash: "/help"),
     ]
 
-    public static func action(for key: Key) -> Action? {
+    public static func action(for key: Key) -> KeyAction? {
         bindings.first { $0.keys.contains(key) }?.action
     }
 
@@ -47,5 +61,5 @@ public enum Keymap {
     }
 
     /// The short hint line at the bottom.
-    public static let hint = "Space talk · i type · v mode · m mute · r reset · d connect · Tab focus · q quit · ? help"
+    public static let hint = "Space talk · i type · v mode · m mute · r reset · d connect · R record · q quit · ? help"
 }

@@ -97,10 +97,31 @@ public struct AppModel: Sendable {
     public var quitting = false
     /// Whether the terminal reports key releases (kitty protocol): Space is then hold-to-talk.
     public var keyReleases = false
+    /// Which face shows this model (notices are worded for it).
+    public var face: FaceKind = .screen
+    /// The recording in progress (status line mark and elapsed time).
+    public var recording: RecordingMark?
+
+    /// Conversation progress, for line mode's pacing: text turns sent (and input WAVs streamed)
+    /// that expect a reply, turns the model completed, tool calls running.
+    public var repliesAwaited = 0
+    public var turnsCompleted = 0
+    public var toolsRunning = 0
+    /// The model is sending a reply (audio, transcript or text) that has not completed.
+    public var modelActive = false
+    /// When the last session event arrived (by the tick clock).
+    public var lastSessionEvent: Date?
+    /// The session gave up or ended: nothing more will come.
+    public var sessionOver = false
+    /// A mode switch, reset or connect is under way: line mode waits for it before the next line.
+    public var awaitingConnection = false
 
     public init() {}
 
-    /// The state to show: INTERRUPTED lingers until the next reply begins.
+    /// Every reply asked for has come, and nothing is running.
+    public var answeredAll: Bool { turnsCompleted >= repliesAwaited && !modelActive && toolsRunning == 0 }
+
+    /// The state to show: INTERRUPTED shows for `interruptedShowSeconds` after a barge-in.
     public var shownState: SessionState {
         if state == .connected, let at = interruptedAt, now.timeIntervalSince(at) < Self.interruptedShowSeconds {
             return .interrupted
@@ -112,7 +133,7 @@ public struct AppModel: Sendable {
         if !audioAvailable { return .off }
         if muted { return .muted }
         if talking { return .talking }
-        return pushToTalk ? .live : .live
+        return .live
     }
 }
 
@@ -127,11 +148,28 @@ public enum AppEvent: Sendable {
     case purged(turn: Int, playedSamples: Int?)
     /// Time to draw, if anything changed (the runtime's 30 Hz frame clock).
     case frame
+    /// A user command from either face.
+    case command(UserCommand)
+    /// Line mode: a line whose turn has come, as parsed.
+    case lineInput(LineInput)
+    /// Line mode: a line read (queued by the runtime until its turn comes).
+    case line(String)
+    /// Line mode: standard input ended.
+    case inputEnded
+    /// Something to tell the user (audio lost/back, recording news, …).
+    case notice(Notice)
+    /// Recording started (with its mark) or stopped (nil), with what to tell the user.
+    case recordingChanged(RecordingMark?, notice: Notice)
+    /// SIGINT/SIGTERM/SIGHUP arrived.
+    case signal
+    /// The session's event stream ended.
+    case sessionEnded
 
     /// Whether the event can change what is on screen (audio chunks only count samples).
     public var isVisible: Bool {
         switch self {
-        case .session(.audio), .session(.usage), .session(.setupComplete), .session(.generationComplete), .frame: false
+        case .session(.audio), .session(.usage), .session(.setupComplete), .session(.generationComplete), .frame,
+             .line, .inputEnded, .signal, .sessionEnded: false
         default: true
         }
     }
@@ -149,4 +187,20 @@ public enum Effect: Sendable, Equatable {
     case disconnect
     case connect
     case quit
+    /// Start or stop the recording.
+    case toggleRecording
+    /// Tell the user something (the face words it).
+    case notice(Notice)
+    /// Show the help (the screen toggles its overlay; line mode prints the commands).
+    case showHelp
+}
+
+/// A recording in progress, as the status line shows it.
+public struct RecordingMark: Sendable, Equatable {
+    public var folder: String
+    public var since: Date
+    public init(folder: String, since: Date) {
+        self.folder = folder
+        self.since = since
+    }
 }

@@ -66,7 +66,8 @@ public func renderStatusLine(_ m: AppModel, _ r: Rect, _ s: inout Screen) {
     let mode = m.pushToTalk ? "PTT" : "VAD"
     let left = " livetalk · \(m.modelName) · \(m.endpointKind) · \(mode) · mic \(m.micState.rawValue)"
     s.put(left, x: r.x, y: r.y, style: st, clip: r)
-    let right = "? help "
+    var right = "? help "
+    if let rec = m.recording { right = "● REC \(fmtDuration(max(0, m.now.timeIntervalSince(rec.since)))) · " + right }
     s.put(right, x: r.x + r.width - DisplayWidth.of(right), y: r.y, style: st, clip: r)
 }
 
@@ -113,7 +114,8 @@ public func renderSession(_ m: AppModel, _ r: Rect, _ s: inout Screen) {
     if m.reconnects > 0 { lines.append(("reconnects: \(m.reconnects)", .text)) }
     if let e = m.lastError {
         for l in DisplayWidth.wrap(e.headline, columns: inner.width) { lines.append((l, .error)) }
-        if !e.hint.isEmpty { for l in DisplayWidth.wrap(e.hint, columns: inner.width) { lines.append((l, .hint)) } }
+        let hint = Wording.hint(e, face: .screen)
+        if !hint.isEmpty { for l in DisplayWidth.wrap(hint, columns: inner.width) { lines.append((l, .hint)) } }
     } else if let w = m.lastWarning {
         for l in DisplayWidth.wrap(w, columns: inner.width) { lines.append((l, .hint)) }
     }

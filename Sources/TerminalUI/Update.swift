@@ -32,14 +32,40 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
     case .frame:
         return []
     case .session(let e):
+        m.lastSessionEvent = m.now
         session(&m, e)
         return []
+    case .command(let c):
+        return command(&m, c)
+    case .lineInput(let input):
+        switch input {
+        case .command(let c): return command(&m, c)
+        case .nothing: return []
+        case .problem(let n): return notice(&m, n)
+        }
+    case .notice(let n):
+        _ = notice(&m, n)
+        return []
+    case .recordingChanged(let mark, let n):
+        m.recording = mark
+        _ = notice(&m, n)
+        return []
+    case .line, .inputEnded, .signal, .sessionEnded:
+        return []   // the runtime's business
     }
+}
+
+/// Keeps a notice for the session pane (worded for the model's face) and asks the face to tell it.
+private func notice(_ m: inout AppModel, _ n: Notice) -> [Effect] {
+    m.lastWarning = Wording.notice(n, face: m.face)
+    return [.notice(n)]
 }
 
 private func session(_ m: inout AppModel, _ e: SessionEvent) {
     switch e {
     case .state(let s, let held):
+        if case .closed = s { m.sessionOver = true; m.awaitingConnection = false }
+        if s == .connected { m.awaitingConnection = false }
         if case .connecting(let a) = s, a > 0, m.state != s { m.reconnects += 1 }
         if s == .connected, !m.state.isLive { m.connectedSince = m.now; m.goAwayDeadline = nil }
         if !s.isLive, s != .closing { m.connectedSince = nil }
@@ -54,9 +80,11 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
     case .userText:
         break   // the assembled `.turn` shows it
     case .outputTranscript(let t, let turn), .modelText(let t, let turn):
+        m.modelActive = true
         appendLive(&m.modelEntries, turn: turn, text: ScreenText.sanitize(t))
         bound(&m)
     case .audio(let d, _, let turn):
+        m.modelActive = true
         if m.receivedSamples[turn] == nil, m.receivedSamples.count >= AppModel.turnsKept,
            let oldest = m.receivedSamples.keys.min(), oldest < turn {
             m.receivedSamples[oldest] = nil
@@ -81,6 +109,8 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
             }
         }
     case .turnComplete(let turn, let interrupted, _):
+        m.modelActive = false
+        m.turnsCompleted += 1
         if let i = m.modelEntries.lastIndex(where: { $0.turn == turn }) {
             m.modelEntries[i].live = false
             if interrupted { m.modelEntries[i].interrupted = true }
@@ -90,6 +120,7 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
     case .tool(let a):
         switch a {
         case .started(let id, let name, let args, let nb):
+            m.toolsRunning += 1
             m.tools.append(ToolRow(id: id, name: ScreenText.sanitize(name, limit: 200), args: args.map(shortArgs) ?? "",
                                    status: .running, duration: nil, detail: nb ? "background" : ""))
             if m.tools.count > AppModel.maxToolRows {
@@ -101,13 +132,13 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
         case .failed(let id, _, let err, let d): setTool(&m, id, .failed, d, ScreenText.sanitize(err))
         case .cancelled(let id, _, let d): setTool(&m, id, .cancelled, d, "")
         }
+        if case .started = a {} else { m.toolsRunning = max(0, m.toolsRunning - 1) }
     case .goAway(let left):
         m.goAwayDeadline = m.now.addingTimeInterval(Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
-    case .warning(let w):
-        m.lastWarning = ScreenText.sanitize(w)
-    case .inputDropped(let n):
-        m.lastWarning = "input buffer full: dropped \(n) audio chunk(s)"
+    case .warning, .inputDropped:
+        m.lastWarning = Wording.warning(e)
     case .ended(let f):
+        m.sessionOver = true
         if let f { m.lastError = clean(f) }
     case .setupComplete, .generationComplete, .usage, .grounding, .voiceActivity, .replayed:
         break
@@ -190,19 +221,57 @@ private func key(_ m: inout AppModel, _ k: Key) -> [Effect] {
     guard let action = Keymap.action(for: k) else { return [] }
     switch action {
     case .talk:
-        guard m.pushToTalk, !m.muted, m.state.isLive else { return [] }
-        if m.keyReleases {
-            guard !m.talking else { return [] }   // auto-repeat while held
-            m.talking = true
-            return [.startTalking]
+        if m.keyReleases, m.pushToTalk, m.talking { return [] }   // auto-repeat while held
+        return command(&m, .talk)
+    case .mode: return command(&m, .mode(pushToTalk: nil))
+    case .mute: return command(&m, .mute)
+    case .reset: return command(&m, .reset)
+    case .connection: return command(&m, .toggleConnection)
+    case .record: return command(&m, .record)
+    case .quit: return command(&m, .quit)
+    case .help:
+        m.showHelp.toggle()
+        return []
+    case .type:
+        m.input = ""
+    case .scrollUp: m.scroll[m.focus, default: 0] += 1
+    case .scrollDown: m.scroll[m.focus] = max(0, (m.scroll[m.focus] ?? 0) - 1)
+    case .pageUp: m.scroll[m.focus, default: 0] += 10
+    case .pageDown: m.scroll[m.focus] = max(0, (m.scroll[m.focus] ?? 0) - 10)
+    case .nextPane: m.focus = Pane(rawValue: m.focus.rawValue % Pane.allCases.count + 1) ?? .user
+    case .focus1: m.focus = .user
+    case .focus2: m.focus = .model
+    case .focus3: m.focus = .tools
+    case .focus4: m.focus = .session
+    }
+    return []
+}
+
+/// What a user command does, from either face.
+public func command(_ m: inout AppModel, _ c: UserCommand) -> [Effect] {
+    switch c {
+    case .talk:
+        guard m.pushToTalk else { return notice(&m, .talkNeedsPushToTalk) }
+        guard !m.muted else { return [] }
+        if m.talking {
+            m.talking = false
+            return [.stopTalking]
         }
-        m.talking.toggle()
-        return [m.talking ? .startTalking : .stopTalking]
-    case .mode:
-        m.pushToTalk.toggle()
+        guard m.state.isLive else { return notice(&m, .notConnected) }
+        m.talking = true
+        return [.startTalking]
+    case .endTalk:
+        guard m.talking else { return [] }
+        m.talking = false
+        return [.stopTalking]
+    case .mode(let want):
+        let ptt = want ?? !m.pushToTalk
+        guard ptt != m.pushToTalk else { return [] }
+        m.pushToTalk = ptt
         var out: [Effect] = []
         if m.talking { m.talking = false; out.append(.stopTalking) }
-        return out + [.switchMode(pushToTalk: m.pushToTalk)]
+        m.awaitingConnection = true
+        return out + [.switchMode(pushToTalk: ptt)]
     case .mute:
         m.muted.toggle()
         var out: [Effect] = []
@@ -221,32 +290,45 @@ private func key(_ m: inout AppModel, _ k: Key) -> [Effect] {
         m.lastError = nil
         m.lastWarning = nil
         m.talking = false
+        m.sessionOver = false
+        m.modelActive = false
+        m.toolsRunning = 0
+        m.turnsCompleted = m.repliesAwaited
+        m.awaitingConnection = true
         return [.reset]
-    case .connection:
+    case .disconnect:
         switch m.state {
         case .connected, .interrupted, .connecting: return [.disconnect]
-        case .disconnected, .closed: return [.connect]
+        default: return []
+        }
+    case .connect:
+        switch m.state {
+        case .disconnected, .closed:
+            m.sessionOver = false
+            m.awaitingConnection = true
+            return [.connect]
+        default: return []
+        }
+    case .toggleConnection:
+        switch m.state {
+        case .connected, .interrupted, .connecting: return command(&m, .disconnect)
+        case .disconnected, .closed: return command(&m, .connect)
         case .closing: return []
         }
-    case .type:
-        m.input = ""
-        return []
-    case .scrollUp: m.scroll[m.focus, default: 0] += 1
-    case .scrollDown: m.scroll[m.focus] = max(0, (m.scroll[m.focus] ?? 0) - 1)
-    case .pageUp: m.scroll[m.focus, default: 0] += 10
-    case .pageDown: m.scroll[m.focus] = max(0, (m.scroll[m.focus] ?? 0) - 10)
-    case .nextPane: m.focus = Pane(rawValue: m.focus.rawValue % Pane.allCases.count + 1) ?? .user
-    case .focus1: m.focus = .user
-    case .focus2: m.focus = .model
-    case .focus3: m.focus = .tools
-    case .focus4: m.focus = .session
+    case .record:
+        return [.toggleRecording]
     case .quit:
         m.quitting = true
         return [.quit]
     case .help:
-        m.showHelp.toggle()
+        if m.face == .screen { m.showHelp.toggle() }
+        return [.showHelp]
+    case .send(let text):
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard !t.isEmpty else { return [] }
+        m.repliesAwaited += 1
+        return [.sendText(t)]
     }
-    return []
 }
 
 private func typing(_ m: inout AppModel, _ k: Key) -> [Effect] {
@@ -254,9 +336,9 @@ private func typing(_ m: inout AppModel, _ k: Key) -> [Effect] {
     case .escape:
         m.input = nil
     case .enter:
-        let text = (m.input ?? "").trimmingCharacters(in: .whitespaces)
+        let text = m.input ?? ""
         m.input = nil
-        if !text.isEmpty { return [.sendText(text)] }
+        return command(&m, .send(text))
     case .backspace:
         if m.input?.isEmpty == false { m.input?.removeLast() }
     case .ctrl("c"):

@@ -1,14 +1,13 @@
-// livetalk — the executable: ArgumentParser commands and nothing else. Behaviour lives in App.
+// livetalk — the executable: ArgumentParser commands, and the real edges (WebSocket, PulseAudio,
+// curses) handed to App. Nothing here wires or runs a conversation: that is App's `ClientRuntime`.
 import App
 import ArgumentParser
-import Dispatch
+import Curses
 import Emulator
 import Foundation
-import LiveProtocol
 import LiveSession
 import Logging
 import PulseAudio
-import Curses
 import TerminalUI
 import WebSocketTransport
 
@@ -25,19 +24,42 @@ struct Livetalk: AsyncParsableCommand {
             the command line. A key starting with auth_tokens/ is used as an ephemeral token.
 
             Line mode (--no-tui, and whenever stdin or stdout is not a terminal) reads lines from stdin \
-            as text turns and prints both sides of the conversation, tool activity and state changes.
+            and prints both sides of the conversation, tool activity and state changes. A line is a text \
+            turn; each waits until the model has answered the one before. Slash commands do what the \
+            screen's keys do: /talk (push-to-talk; an empty line or /talk again ends the turn), \
+            /mode vad|ptt, /mute, /reset, /disconnect, /connect, /record, /quit, /help. A line starting \
+            with // sends a literal /.
+
+            Recording (R in the screen, /record, or --record [DIR]) writes a folder with \
+            conversation.jsonl, conversation.md and audio.wav (stereo 24 kHz: mic left, model right); \
+            by default in $XDG_DATA_HOME/livetalk/recordings/<date-time>/. Files are private (0600).
 
             Config file: $XDG_CONFIG_HOME/livetalk/config.toml (flags > environment > file).
 
             EXIT CODES
-              0    the conversation ended normally (EOF, q, Ctrl-D)
-              1    the session failed (fatal close code, gave up reconnecting)
+              0    the conversation ended normally (EOF, q, /quit)
+              1    the session failed (fatal close code, gave up reconnecting, no reply)
               64   bad flags, config file or input file
               69   could not start (the embedded emulator or a local resource failed)
-              130  interrupted by SIGINT/SIGTERM (after a clean close)
+              130  interrupted by SIGINT/SIGTERM/SIGHUP
             """,
         subcommands: [Talk.self, Serve.self, Devices.self, Themes.self, Token.self, Info.self],
         defaultSubcommand: Talk.self)
+
+    /// `--record` may stand alone (the default folder): ArgumentParser options need a value, so a
+    /// bare `--record` becomes `--record=`.
+    static func main() async {
+        var args = Array(CommandLine.arguments.dropFirst())
+        for i in args.indices where args[i] == "--record" && (i + 1 == args.count || args[i + 1].hasPrefix("-")) {
+            args[i] = "--record="
+        }
+        do {
+            var command = try parseAsRoot(args)
+            if var async = command as? any AsyncParsableCommand { try await async.run() } else { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// `livetalk [options]` (the default) — talk to Gemini or the embedded emulator.
@@ -48,8 +70,12 @@ struct Talk: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
+    func validate() throws {
+        if let p = ClientPlan.check(client.flags) { throw ValidationError(ClientWording.problem(p)) }
+    }
+
     mutating func run() async throws {
-        let code = await client.runClient()
+        let code = await ClientMain.run(flags: client.flags, configPath: client.config, edges: .real)
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -65,6 +91,8 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Write every event as one JSON object per line to this file.") var transcript: String?
     @Option(help: "Stream this WAV file as the microphone, in real time (resampled to 16 kHz mono).") var inputWav: String?
     @Option(help: "Record the model's audio (24 kHz) to this WAV file.") var outputWav: String?
+    @Option(help: ArgumentHelp("Record the session from the start into DIR (alone: the default folder).", valueName: "DIR"))
+    var record: String?
     @Flag(help: "Use Vertex AI (token in GOOGLE_OAUTH_ACCESS_TOKEN).") var vertex = false
     @Option(help: "Vertex AI project.") var project: String?
     @Option(help: "Vertex AI location: a region, us, eu or global (default us-central1).") var location: String?
@@ -72,7 +100,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Config file (default $XDG_CONFIG_HOME/livetalk/config.toml).") var config: String?
     @Option(help: "Log file (default $XDG_STATE_HOME/livetalk/livetalk.log).") var logFile: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
-    @Flag(name: .customLong("no-tui"), help: "Line mode: stdin lines are text turns, output is plain lines.") var noTUI = false
+    @Flag(name: .customLong("no-tui"), help: "Line mode: stdin lines are text turns and slash commands, output is plain lines.") var noTUI = false
     @Option(help: "Audio backend: auto (PulseAudio if a server answers), pulse, wav (files only) or null.")
     var audio: AudioChoice = .auto
     @Option(help: "PulseAudio source to record (see `livetalk devices`; default: the server's default).") var mic: String?
@@ -97,205 +125,53 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
-    func validate() throws {
-        guard (10...1000).contains(playbackBufferMs) else {
-            throw ValidationError("--playback-buffer-ms \(playbackBufferMs): use 10–1000")
-        }
-        if let l = logLevel, Logger.Level(rawValue: l) == nil {
-            throw ValidationError("--log-level \(l): use one of trace, debug, info, notice, warning, error, critical")
-        }
-        if let e = endpoint {
-            do { _ = try Endpoint.custom(e, apiKey: nil) } catch { throw ValidationError(error.description) }
-        }
-        for (flag, path) in [("--input-wav", inputWav), ("--ca-file", caFile)] {
-            if let path, !FileManager.default.isReadableFile(atPath: path) {
-                throw ValidationError("\(flag) \(path): no such readable file")
-            }
-        }
-        for (flag, v) in [("--connect-timeout", connectTimeout), ("--setup-timeout", setupTimeout),
-                          ("--close-timeout", closeTimeout), ("--ping-interval", pingInterval),
-                          ("--inactivity-timeout", inactivityTimeout), ("--reply-timeout", replyTimeout)] {
-            if let v, !(v.isFinite && v >= 0.05 && v <= 86_400) {
-                throw ValidationError("\(flag) \(v): use a number of seconds from 0.05 to 86400")
-            }
-        }
-    }
-
-    static func duration(_ seconds: Double?, _ fallback: Duration) -> Duration {
-        guard let seconds, seconds.isFinite, seconds > 0 else { return fallback }
-        return .milliseconds(Int64((min(seconds, 86_400) * 1000).rounded()))
-    }
-
-    var deadlines: Deadlines {
-        var d = Deadlines()
-        d.connect = Self.duration(connectTimeout, d.connect)
-        d.setup = Self.duration(setupTimeout, d.setup)
-        d.close = Self.duration(closeTimeout, d.close)
-        d.pingInterval = Self.duration(pingInterval, d.pingInterval)
-        d.inactivity = Self.duration(inactivityTimeout, d.inactivity)
-        return d
-    }
-
-    /// Runs the client and returns its exit code.
-    func runClient() async -> Int32 {
-        let env = ProcessInfo.processInfo.environment
-        let file: FileConfig
-        do { file = try FileConfig.load(path: config ?? FileConfig.defaultPath(environment: env)) } catch {
-            sayErr("livetalk: \(error)")
-            return ExitStatus.usage
-        }
-        if let problem = LogSetup.bootstrap(path: logFile ?? file.logFile,
-                                            level: Logger.Level(rawValue: logLevel ?? file.logLevel ?? "info") ?? .info) {
-            sayErr("livetalk: warning: \(problem); logging is off")
-        }
-        let logger = Logger(label: "livetalk")
-        for w in file.warnings { sayErr("livetalk: warning: \(w)") }
-
-        var s = ClientSettings()
-        s.model = model ?? file.model ?? s.model
-        s.voice = voice ?? file.voice ?? s.voice
-        s.apiVersion = apiVersion ?? file.apiVersion
-        s.endpoint = endpoint ?? file.endpoint
-        s.pushToTalk = (mode?.rawValue ?? file.mode) == "ptt"
-        s.textModality = text
-        s.caFile = caFile ?? file.caFile
-        s.vertex = vertex
-        s.project = project
-        s.location = location
-        s.trustEndpoint = trustEndpoint
-        // Signals first: from here on Ctrl-C, SIGTERM and SIGHUP end the process within 2 s.
-        let shutdown = Shutdown.shared
-        shutdown.install()
-
-        // Full screen unless --no-tui or stdin/stdout is not a terminal; a bad theme stops here, before curses.
-        var fullScreen: (backend: CursesBackend, theme: Theme)?
-        var chosenTheme: Theme = .monochrome
-        let fileFlags = [("--transcript", transcript), ("--input-wav", inputWav), ("--output-wav", outputWav)]
-            .filter { $0.1 != nil }.map(\.0)
-        if !noTUI, isatty(0) == 1, isatty(1) == 1, !fileFlags.isEmpty {
-            // The full-screen UI does not write these files yet: never drop what the user asked for.
-            sayErr("livetalk: \(fileFlags.joined(separator: ", ")) run in line mode")
-        }
-        if !noTUI, isatty(0) == 1, isatty(1) == 1, fileFlags.isEmpty {
-            do {
-                if env["NO_COLOR"].map({ !$0.isEmpty }) == true {
-                    chosenTheme = (try? ThemeLoader.resolve("monochrome")) ?? .monochrome
-                } else {
-                    chosenTheme = try ThemeLoader.resolve(theme ?? file.theme ?? "dark")
-                }
-            } catch {
-                sayErr("livetalk: theme \(error)")
-                return ExitStatus.usage
-            }
-            do {
-                let backend = try CursesBackend()
-                if backend.colors < 8 { chosenTheme = (try? ThemeLoader.resolve("monochrome")) ?? .monochrome }
-                fullScreen = (backend, chosenTheme)
-            } catch {
-                sayErr("livetalk: full screen unavailable (\(error)); using line mode")
-            }
-        }
-        // From here on, a failure must restore the terminal first.
-        func fail(_ message: String, _ code: Int32) -> Int32 {
-            fullScreen?.backend.stop()
-            sayErr(message)
-            return code
-        }
-
-        let credential = Settings.credential(environment: env, file: file)
-        let systemText: String?
-        var endpointValue: Endpoint?
-        var notices: [String] = []
-        do {
-            systemText = try Settings.systemInstruction(system ?? file.system)
-            (endpointValue, notices) = try Settings.endpoint(settings: s, credential: credential, environment: env, file: file)
-        } catch {
-            return fail("livetalk: \(error)", ExitStatus.usage)
-        }
-        var embedded: EmbeddedEmulator?
-        if endpointValue == nil {
-            let started: EmbeddedEmulator
-            do {
-                started = try await EmbeddedEmulator.start()
-                endpointValue = try started.endpoint(apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion)
-            } catch {
-                return fail("livetalk: cannot start the embedded emulator: \(error)", ExitStatus.startFailed)
-            }
-            embedded = started
-            logger.info("no API key set: using the embedded emulator at \(started.url)")
-        }
-        guard let ep = endpointValue else { return fail("livetalk: no endpoint", ExitStatus.startFailed) }
-        logger.info("endpoint \(ep.redactedDescription) model \(s.model)")
-        for n in notices {
-            logger.notice("\(n)")
-            if fullScreen == nil { sayErr("livetalk: \(n)") }
-        }
-        let setup = Settings.setup(s, endpoint: ep, system: systemText)
-        let deadlines = self.deadlines
-        let session = Session(
-            config: SessionConfig(endpoint: ep, setup: setup, apiVersion: s.apiVersion ?? Endpoint.defaultAPIVersion,
-                                  deadlines: deadlines),
-            transport: WebSocketTransport(caFile: s.caFile, deadlines: deadlines, logger: Logger(label: "livetalk.transport")),
-            tools: ToolRegistry.builtins(timerScheduling: s.nonBlockingScheduling))
-
-        var lineOptions = LineModeOptions()
-        lineOptions.transcriptPath = transcript
-        lineOptions.inputWav = inputWav
-        lineOptions.outputWav = outputWav
-        lineOptions.pushToTalk = s.pushToTalk
-        lineOptions.endpointKind = ep.kind
-        lineOptions.replyTimeout = Self.duration(replyTimeout, lineOptions.replyTimeout)
-        if embedded != nil && fullScreen == nil {
-            sayErr("livetalk: no API key set (GEMINI_API_KEY / GOOGLE_API_KEY): talking to the embedded emulator")
-        }
-        var pulse = PulseOptions()
-        pulse.mic = mic
-        pulse.speaker = speaker
-        pulse.playbackBufferMs = playbackBufferMs
-        pulse.captureEnabled = inputWav == nil && !s.pushToTalk   // line mode has no talk key: PTT is text or WAV only
-        let (device, notice, shortNotice) = AudioSetup.open(audio, options: pulse)
-        if let notice, fullScreen == nil { sayErr("livetalk: \(notice)") }
-        let bridge = device.map { AudioBridge(session: session, device: $0, mode: s.pushToTalk ? .pushToTalk : .vad) }
-
-        if let ui = fullScreen {
-            if bridge != nil { await bridge?.startMicrophone() }
-            var model = AppModel()
-            model.theme = ui.theme
-            model.modelName = s.model
-            model.endpointKind = embedded != nil ? "emulator" : ep.kind.rawValue
-            model.pushToTalk = s.pushToTalk
-            model.audioAvailable = bridge != nil
-            model.lastWarning = shortNotice ?? notices.first
-            let backend = ui.backend
-            let restore = shutdown.addFinalizer { backend.stop() }
-            let code = await UIRuntime(session: session, audio: bridge, backend: ui.backend, model: model,
-                                       signals: shutdown.requests).run()
-            shutdown.remove(restore)
-            embedded?.stop()
-            return code
-        }
-        if let pulse = device as? PulseAudioDevice {
-            // The sound server may go away and come back (a restart, suspend/resume): one line
-            // each way; the conversation goes on in text meanwhile.
-            Task {
-                for await e in pulse.events {
-                    switch e {
-                    case .lost(let why): say("[audio] \(why); the conversation goes on in text, retrying every second")
-                    case .recovered(let what): say("[audio] \(what) is back")
-                    }
-                }
-            }
-        }
-        if pulse.captureEnabled { await bridge?.startMicrophone() }
-        let code = await LineMode(session: session, options: lineOptions, audio: bridge)
-            .run(lines: standardInputLines(), interrupts: shutdown.requests, shutdown: shutdown)
-        embedded?.stop()
-        return code
+    var flags: ClientFlags {
+        var f = ClientFlags()
+        (f.endpoint, f.apiVersion, f.model, f.voice, f.system) = (endpoint, apiVersion, model, voice, system)
+        f.pushToTalk = mode.map { $0 == .ptt }
+        (f.text, f.transcript, f.inputWav, f.outputWav, f.record) = (text, transcript, inputWav, outputWav, record)
+        (f.vertex, f.project, f.location, f.caFile) = (vertex, project, location, caFile)
+        (f.logFile, f.logLevel, f.noTUI, f.audio) = (logFile, logLevel, noTUI, audio)
+        (f.mic, f.speaker, f.playbackBufferMs, f.theme, f.trustEndpoint) = (mic, speaker, playbackBufferMs, theme, trustEndpoint)
+        (f.connectTimeout, f.setupTimeout, f.closeTimeout) = (connectTimeout, setupTimeout, closeTimeout)
+        (f.pingInterval, f.inactivityTimeout, f.replyTimeout) = (pingInterval, inactivityTimeout, replyTimeout)
+        return f
     }
 }
 
-func sayErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
-func say(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
+extension ClientEdges {
+    /// The real edges: WebSocket over NIO, PulseAudio, curses, stdin.
+    static var real: ClientEdges {
+        ClientEdges(
+            transport: { deadlines, caFile in
+                WebSocketTransport(caFile: caFile, deadlines: deadlines, logger: Logger(label: "livetalk.transport"))
+            },
+            openAudio: { plan, capture in
+                guard plan.choice == .auto || plan.choice == .pulse else { return AudioOpening() }
+                var o = PulseOptions()
+                (o.mic, o.speaker, o.playbackBufferMs, o.captureEnabled) = (plan.mic, plan.speaker, plan.playbackBufferMs, capture)
+                do throws(PulseError) {
+                    let device = try PulseAudioDevice(options: o)
+                    let news = AsyncStream<Notice> { c in
+                        let t = Task {
+                            for await e in device.events {
+                                switch e {
+                                case .lost(let why): c.yield(.audioLost(reason: why))
+                                case .recovered(let what): c.yield(.audioBack(what: what))
+                                }
+                            }
+                            c.finish()
+                        }
+                        c.onTermination = { _ in t.cancel() }
+                    }
+                    return AudioOpening(device: device, news: news)
+                } catch {
+                    return AudioOpening(offReason: error.message)
+                }
+            },
+            openTerminal: { try CursesBackend() })
+    }
+}
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -483,55 +359,15 @@ struct Token: AsyncParsableCommand {
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
         let file = try FileConfig.load(path: config ?? FileConfig.defaultPath(environment: env))
-        guard case .apiKey(let key, _) = Settings.credential(environment: env, file: file) else {
-            throw ValidationError("minting a token needs an API key in GEMINI_API_KEY, GOOGLE_API_KEY or the config file")
-        }
-        var base = endpoint ?? file.endpoint ?? "https://generativelanguage.googleapis.com"
-        base = base.replacingOccurrences(of: "wss://", with: "https://").replacingOccurrences(of: "ws://", with: "http://")
-        guard var comps = URLComponents(string: base), let host = comps.host, !host.isEmpty else {
-            throw ValidationError("--endpoint \(base) is not a URL")
-        }
-        // R9: the key goes only to Google over TLS, to loopback, or to a host the user trusts,
-        // and never in cleartext to another machine.
-        let trust = Endpoint.trust(ofHost: host)
-        let tls = comps.scheme?.lowercased() == "https"
-        if trust != .loopback, !tls {
-            throw ValidationError("--endpoint \(base) is plaintext to \(host): refusing to send your API key there; use https:// or wss://")
-        }
-        if trust == .other, !trustEndpoint {
-            throw ValidationError("--endpoint \(host) is not a Google host: pass --trust-endpoint to send your API key to it")
-        }
-        comps.path = "/v1alpha/auth_tokens"
-        let f = ISO8601DateFormatter()
-        let body: [String: Any] = [
-            "uses": uses,
-            "expireTime": f.string(from: Date() + Double(expireMinutes * 60)),
-            "newSessionExpireTime": f.string(from: Date() + Double(newSessionMinutes * 60)),
-        ]
-        guard let url = comps.url else {
-            throw ValidationError("--endpoint \(base): cannot build the token URL from it (an IPv6 host needs [brackets])")
-        }
-        let minted = try await TokenClient.mint(url: url, key: key, body: body)
-        print(minted)
+        var r = TokenClient.Request()
+        (r.endpoint, r.uses, r.expireMinutes, r.newSessionMinutes, r.trustEndpoint) = (endpoint, uses, expireMinutes, newSessionMinutes, trustEndpoint)
+        do { print(try await TokenClient.mint(r, environment: env, file: file)) } catch { throw ValidationError(error.description) }
     }
 }
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show config and log paths, and where the key would come from.")
-
-    func run() throws {
-        let env = ProcessInfo.processInfo.environment
-        let path = FileConfig.defaultPath(environment: env)
-        print("livetalk 0.1.0")
-        print("config file: \(path)\(FileManager.default.fileExists(atPath: path) ? "" : " (absent)")")
-        print("log file:    \(LogSetup.defaultPath(environment: env))")
-        let file = (try? FileConfig.load(path: path)) ?? FileConfig()
-        switch Settings.credential(environment: env, file: file) {
-        case .apiKey(_, let source): print("key:         from \(source) (Gemini Developer API)")
-        case .ephemeralToken(_, let source): print("key:         ephemeral token from \(source)")
-        case .none: print("key:         none — livetalk will start its embedded emulator")
-        }
-    }
+    static let configuration = CommandConfiguration(abstract: "Show config, log and recording paths, and where the key would come from.")
+    func run() throws { ClientInfo.lines(environment: ProcessInfo.processInfo.environment).forEach { print($0) } }
 }
 
 struct Devices: ParsableCommand {
@@ -576,3 +412,5 @@ struct Themes: ParsableCommand {
         if bad > 0 { throw ExitCode(ExitStatus.usage) }
     }
 }
+
+func sayErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }

@@ -36,7 +36,8 @@ struct UpdateTests {
         #expect(update(&m, .key(.char(" "))) == [])   // auto-repeat while held
         #expect(update(&m, .key(.release(" "))) == [.stopTalking])
         var vad = live()
-        #expect(update(&vad, .key(.char(" "))) == [])
+        #expect(update(&vad, .key(.char(" "))) == [.notice(.talkNeedsPushToTalk)])   // says how to switch
+        #expect(!vad.talking)
     }
 
     @Test func modeMuteResetConnectionQuit() {

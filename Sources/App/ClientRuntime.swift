@@ -1,0 +1,506 @@
+import AudioCore
+import Emulator
+import Foundation
+import LiveProtocol
+import LiveSession
+import Logging
+import TerminalUI
+
+/// The edges a client run uses. The `livetalk` target injects the real ones (WebSocket,
+/// PulseAudio, curses, stdin); tests inject a recording terminal, scripted lines, a null device.
+public struct ClientEdges: Sendable {
+    /// The transport for these deadlines and CA file.
+    public var transport: @Sendable (_ deadlines: Deadlines, _ caFile: String?) -> any Transport
+    /// Opens the audio device (or says why there is none).
+    public var openAudio: @Sendable (_ plan: AudioPlan, _ capture: Bool) -> AudioOpening
+    /// Opens the full screen; a thrown error's description says why not (line mode is used instead).
+    public var openTerminal: @Sendable () throws -> any TerminalBackend
+    /// Line mode's input.
+    public var lines: @Sendable () -> AsyncStream<String>
+    /// Line mode's output and the CLI's messages.
+    public var out: @Sendable (String) -> Void
+    public var err: @Sendable (String) -> Void
+    /// SIGINT/SIGTERM/SIGHUP, finalisers and the exit of last resort.
+    public var shutdown: Shutdown
+
+    public init(transport: @escaping @Sendable (Deadlines, String?) -> any Transport,
+                openAudio: @escaping @Sendable (AudioPlan, Bool) -> AudioOpening = { _, _ in AudioOpening() },
+                openTerminal: @escaping @Sendable () throws -> any TerminalBackend,
+                lines: @escaping @Sendable () -> AsyncStream<String> = standardInputLines,
+                out: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) },
+                err: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) },
+                shutdown: Shutdown = .shared) {
+        self.transport = transport
+        self.openAudio = openAudio
+        self.openTerminal = openTerminal
+        self.lines = lines
+        self.out = out
+        self.err = err
+        self.shutdown = shutdown
+    }
+}
+
+/// An opened audio device, its news (lost / back), or why there is none.
+public struct AudioOpening: Sendable {
+    public var device: (any AudioDevice)?
+    public var news: AsyncStream<Notice>?
+    public var offReason: String?
+    public init(device: (any AudioDevice)? = nil, news: AsyncStream<Notice>? = nil, offReason: String? = nil) {
+        self.device = device
+        self.news = news
+        self.offReason = offReason
+    }
+}
+
+/// The one client runtime, for both faces. It prepares what the plan names (files, theme,
+/// emulator, session, audio), then runs one loop: every input becomes an `AppEvent`, `update`
+/// turns it into effects, the runtime carries them out and the face shows the model. It ends
+/// in one order whatever ended it: the terminal first, then audio, the session, the files.
+public final class ClientRuntime: Sendable {
+    let plan: ClientPlan
+    let edges: ClientEdges
+
+    /// App events waiting for the loop at most; more are dropped and counted (`droppedEvents`).
+    public static let maxQueuedEvents = 50_000
+    /// Line-mode lines waiting for their turn at most; more are dropped and counted.
+    public static let maxPendingLines = 1_000
+    /// Line mode: how long the conversation must be quiet before the next line is sent (a
+    /// NON_BLOCKING tool's result may start a turn of its own).
+    public static let quietBeforeNextLine: Duration = .milliseconds(600)
+
+    let dropped = Counter()
+    public var droppedEvents: Int { dropped.value }
+
+    public init(plan: ClientPlan, edges: ClientEdges) {
+        self.plan = plan
+        self.edges = edges
+    }
+
+    // MARK: preparing
+
+    /// Everything opened before the loop starts; closed in `finish`.
+    final class Opened: @unchecked Sendable {
+        var transcript: TranscriptWriter?
+        var outputWav: WAVWriter?
+        var inputWav: [Int16] = []
+        let recording = RecordingSlot()
+        var emulator: EmbeddedEmulator?
+        var terminal: (any TerminalBackend)?
+        var theme: Theme = .monochrome
+        var system: String?
+        var notices: [ClientNotice] = []
+    }
+
+    /// Runs the client to its end and returns the exit status. Problems found before the
+    /// conversation starts are printed on stderr, worded by `ClientWording`.
+    public func run() async -> Int32 {
+        let opened = Opened()
+        do throws(ClientProblem) {
+            try await prepare(opened)
+        } catch {
+            opened.terminal?.stop()
+            opened.transcript?.close()
+            opened.outputWav?.close()
+            opened.emulator?.stop()
+            edges.err("livetalk: " + ClientWording.problem(error))
+            return error.exitStatus
+        }
+        return await converse(opened)
+    }
+
+    private func prepare(_ o: Opened) async throws(ClientProblem) {
+        o.notices = plan.notices
+        // Files first: a bad one stops the run before anything is on screen.
+        switch plan.system {
+        case .none: o.system = nil
+        case .text(let t): o.system = t
+        case .file(let path):
+            guard let d = FileManager.default.contents(atPath: path), let s = String(data: d, encoding: .utf8) else {
+                throw .unreadable(flag: "--system @", path: path)
+            }
+            o.system = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let ca = plan.settings.caFile, !FileManager.default.isReadableFile(atPath: ca) {
+            throw .unreadable(flag: "--ca-file", path: ca)
+        }
+        if let path = plan.writers.inputWav {
+            guard FileManager.default.isReadableFile(atPath: path) else { throw .unreadable(flag: "--input-wav", path: path) }
+            do { o.inputWav = try WAVFile.read(path: path).mono(at: 16000) } catch {
+                throw .badWAV(flag: "--input-wav", path: path, reason: "\(error)")
+            }
+        }
+        if case .screen(let name) = plan.face {
+            do { o.theme = try ThemeLoader.resolve(name) } catch { throw .theme(error) }
+        }
+        if let path = plan.writers.transcript {
+            do { o.transcript = try TranscriptWriter(path: path) } catch {
+                throw .unwritable(flag: "--transcript", path: path, reason: error.reason)
+            }
+        }
+        if let path = plan.writers.outputWav {
+            do { o.outputWav = try WAVWriter(path: path, sampleRate: 24000) } catch {
+                throw .unwritable(flag: "--output-wav", path: path, reason: "\(error)")
+            }
+        }
+        if let folder = plan.writers.record {
+            let path = folder.isEmpty ? SessionRecording.defaultFolder(base: plan.recordingsFolder) : folder
+            do { o.recording.set(try SessionRecording(folder: path, title: title(pushToTalk: plan.settings.pushToTalk))) } catch {
+                throw .unwritable(flag: "--record", path: error.path, reason: error.reason)
+            }
+        }
+        if case .embeddedEmulator = plan.target {
+            do { o.emulator = try await EmbeddedEmulator.start() } catch {
+                throw .emulatorFailed(reason: "\(error)")
+            }
+        }
+        if case .screen = plan.face {
+            do {
+                let t = try edges.openTerminal()
+                if t.colors < 8 { o.theme = (try? ThemeLoader.resolve("monochrome")) ?? .monochrome }
+                o.terminal = t
+            } catch {
+                o.notices.append(.screenUnavailable(reason: "\(error)"))
+            }
+        }
+    }
+
+    func title(pushToTalk: Bool) -> String {
+        "Model `\(plan.settings.model)`, \(pushToTalk ? "push-to-talk" : "voice detection")."
+    }
+
+    // MARK: the conversation
+
+    private func converse(_ o: Opened) async -> Int32 {
+        let logger = Logger(label: "livetalk")
+        let endpoint: Endpoint
+        var endpointKind: String
+        switch plan.target {
+        case .endpoint(let e):
+            endpoint = e
+            endpointKind = e.kind.rawValue
+        case .embeddedEmulator(let version):
+            guard let emulator = o.emulator, let e = try? emulator.endpoint(apiVersion: version) else {
+                edges.err("livetalk: " + ClientWording.problem(.emulatorFailed(reason: "no endpoint")))
+                o.terminal?.stop()
+                return ExitStatus.startFailed
+            }
+            endpoint = e
+            endpointKind = "emulator"
+            logger.info("no API key set: using the embedded emulator at \(emulator.url)")
+        }
+        logger.info("endpoint \(endpoint.redactedDescription) model \(plan.settings.model)")
+        let face: any Face = o.terminal.map { ScreenFace(backend: $0) as any Face } ?? LineFace(edges: edges, endpointKind: endpointKind)
+        let setup = Settings.setup(plan.settings, endpoint: endpoint, system: o.system)
+        let session = Session(
+            config: SessionConfig(endpoint: endpoint, setup: setup, apiVersion: plan.apiVersion, deadlines: plan.deadlines),
+            transport: edges.transport(plan.deadlines, plan.settings.caFile),
+            tools: ToolRegistry.builtins(timerScheduling: plan.settings.nonBlockingScheduling))
+
+        let audioOpening = edges.openAudio(plan.audio, o.inputWav.isEmpty)
+        if let why = audioOpening.offReason { o.notices.append(.audioOff(reason: why)) }
+        let recording = o.recording
+        let bridge = audioOpening.device.map {
+            AudioBridge(session: session, device: $0, mode: plan.settings.pushToTalk ? .pushToTalk : .vad,
+                        micTap: { samples in recording.current?.microphone(samples, rate: 16000) })
+        }
+        for n in o.notices {
+            logger.notice("\(ClientWording.notice(n))")
+            if face.kind == .line { edges.err("livetalk: " + ClientWording.notice(n)) }
+        }
+
+        // Whatever ends the process early (a second Ctrl-C, a close that hangs) still restores
+        // the terminal and leaves every file with a correct header.
+        let terminal = o.terminal
+        let transcript = o.transcript
+        let outputWav = o.outputWav
+        let finalizer = edges.shutdown.addFinalizer {
+            terminal?.stop()
+            recording.finish()
+            transcript?.close()
+            outputWav?.close()
+        }
+        defer { edges.shutdown.remove(finalizer) }
+
+        var model = AppModel()
+        model.face = face.kind
+        model.theme = o.theme
+        model.modelName = plan.settings.model
+        model.endpointKind = endpointKind
+        model.pushToTalk = plan.settings.pushToTalk
+        model.audioAvailable = bridge != nil
+        model.keyReleases = terminal?.keyReleases ?? false
+        if face.kind == .screen, let first = o.notices.first(where: { $0.showOnScreen }) {
+            model.lastWarning = ClientWording.notice(first)
+        }
+        if let r = recording.current { model.recording = RecordingMark(folder: r.folder, since: model.now) }
+
+        // One bounded queue for everything that happens.
+        let (events, queue) = AsyncStream.makeStream(of: AppEvent.self, bufferingPolicy: .bufferingOldest(Self.maxQueuedEvents))
+        let dropped = self.dropped
+        let sink = EventSink { e in if case .dropped = queue.yield(e) { dropped.add() } }
+        var tasks: [Task<Void, Never>] = []
+        let device = bridge?.device
+        tasks.append(Task {
+            for await e in session.events {
+                bridge?.handle(e)
+                transcript?.write(e)
+                recording.current?.record(e)
+                if case .audio(let d, _, _) = e { outputWav?.append(d) }
+                if case .purge(let turn) = e {
+                    sink.yield(.purged(turn: turn, playedSamples: device?.playedSamples(turn: turn)))
+                }
+                sink.yield(.session(e))
+            }
+            sink.yield(.sessionEnded)
+        })
+        tasks += face.start(sink)
+        tasks.append(Task {
+            while !Task.isCancelled {
+                sink.yield(.tick(Date()))
+                recording.current?.flush()
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        })
+        if let device, face.kind == .screen {
+            tasks.append(Task {
+                var last: (MeterReading, MeterReading)?
+                while !Task.isCancelled {
+                    let (mic, spk) = device.levels()
+                    if last.map({ $0.0 != mic || $0.1 != spk }) ?? true {
+                        sink.yield(.levels(mic: mic, speaker: spk))
+                        last = (mic, spk)
+                    }
+                    try? await Task.sleep(for: .milliseconds(33))
+                }
+            })
+        }
+        if let news = audioOpening.news {
+            tasks.append(Task { for await n in news { sink.yield(.notice(n)) } })
+        }
+        let signals = edges.shutdown.requests
+        tasks.append(Task { for await _ in signals { sink.yield(.signal); return } })
+
+        if bridge != nil { await bridge?.startMicrophone() }
+        await session.connect()
+        face.present(.tick(model.now), effects: [], model: model)
+
+        var loop = Loop(plan: plan, inputWav: o.inputWav)
+        var ending: Ending = .quit
+        run: for await event in events {
+            let effects: [Effect]
+            switch event {
+            case .signal:
+                ending = .signal
+                break run
+            case .sessionEnded:
+                ending = .sessionEnded
+                break run
+            case .line(let text):
+                loop.enqueue(text, dropped: dropped)
+                effects = []
+            case .inputEnded:
+                loop.inputEnded = true
+                effects = []
+            default:
+                effects = update(&model, event)
+            }
+            face.present(event, effects: effects, model: model)
+            if await perform(effects, model: &model, face: face, session: session, bridge: bridge, recording: recording, sink: sink) {
+                break run
+            }
+            // Line mode: feed the next line when its turn has come; end at EOF once all is answered.
+            if face.kind == .line {
+                switch loop.next(model: model) {
+                case .wait: break
+                case .streamInputWav:
+                    model.repliesAwaited += 1
+                    tasks.append(streamInputWav(o.inputWav, session: session, recording: recording))
+                case .line(let input):
+                    let effects = update(&model, .lineInput(input))
+                    face.present(.lineInput(input), effects: effects, model: model)
+                    if await perform(effects, model: &model, face: face, session: session, bridge: bridge, recording: recording, sink: sink) {
+                        break run
+                    }
+                case .done:
+                    break run
+                case .noReply:
+                    face.present(.notice(.noReply(after: plan.replyTimeout)), effects: [], model: model)
+                    ending = .noReply
+                    break run
+                case .ended:
+                    ending = .sessionEnded
+                    break run
+                }
+            }
+        }
+
+        // The end, in one order: the terminal, audio, the session, the files.
+        for t in tasks { t.cancel() }
+        face.stop()
+        if ending == .signal {
+            bridge?.device.stop()   // the user asked to go: stop speaking now
+        } else if face.kind == .line {
+            await bridge?.finish()  // let the last reply finish playing
+        } else {
+            bridge?.device.stop()
+        }
+        await session.quit()   // bounded by the close deadline
+        // Events still queued (the last turn, `ended`) reach the files before they close.
+        let drain = Task { for await e in session.events { transcript?.write(e); recording.current?.record(e) } }
+        _ = await drain.value
+        if let r = recording.take() { r.finish() }
+        transcript?.close()
+        outputWav?.close()
+        o.emulator?.stop()
+        switch ending {
+        case .signal: return ExitStatus.interrupted
+        case .noReply: return ExitStatus.sessionFailed
+        case .sessionEnded, .quit:
+            if face.kind == .line, model.lastError != nil { return ExitStatus.sessionFailed }
+            return ExitStatus.ok
+        }
+    }
+
+    enum Ending { case quit, signal, sessionEnded, noReply }
+
+    /// Carries out effects; true when the run should end.
+    private func perform(_ effects: [Effect], model: inout AppModel, face: any Face, session: Session, bridge: AudioBridge?,
+                         recording: RecordingSlot, sink: EventSink) async -> Bool {
+        for effect in effects {
+            switch effect {
+            case .quit: return true
+            case .sendText(let t): await session.sendText(t)
+            case .startTalking:
+                if let bridge { await bridge.pressToTalk() } else { await session.activityStart() }
+            case .stopTalking:
+                if let bridge { await bridge.releaseToTalk() } else { await session.activityEnd() }
+            case .setMuted(let m): await bridge?.setMuted(m)
+            case .switchMode(let ptt):
+                await bridge?.setMode(ptt ? .pushToTalk : .vad)
+                var setup = await session.setup
+                setup.realtimeInputConfig = Settings.realtimeInput(pushToTalk: ptt)
+                await session.reconfigure(setup)
+            case .reset: await session.reset()
+            case .disconnect: await session.disconnect()
+            case .connect: await session.connect()
+            case .toggleRecording:
+                let event: AppEvent
+                if let r = recording.take() {
+                    let seconds = r.finish()
+                    event = .recordingChanged(nil, notice: .recordingStopped(folder: r.folder, seconds: seconds))
+                } else {
+                    let path = SessionRecording.defaultFolder(base: plan.recordingsFolder)
+                    do {
+                        let r = try SessionRecording(folder: path, title: title(pushToTalk: model.pushToTalk))
+                        recording.set(r)
+                        event = .recordingChanged(RecordingMark(folder: path, since: model.now), notice: .recordingStarted(folder: path))
+                    } catch {
+                        event = .notice(.recordingFailed(reason: error.description))
+                    }
+                }
+                let more = update(&model, event)
+                face.present(event, effects: more, model: model)
+            case .notice, .showHelp:
+                break   // the face words them (`present`)
+            }
+        }
+        return false
+    }
+
+    /// `--input-wav`: the file as the microphone, 20 ms at a time in real time (bracketed by
+    /// activityStart/activityEnd under push-to-talk), then the end of the audio stream.
+    private func streamInputWav(_ samples: [Int16], session: Session, recording: RecordingSlot) -> Task<Void, Never> {
+        let ptt = plan.settings.pushToTalk
+        return Task {
+            if ptt { await session.activityStart() }
+            await PCM.paced(samples, chunk: 320, every: .milliseconds(20)) { part in
+                recording.current?.microphone(part, rate: 16000)
+                await session.sendAudio(PCM.data(part))
+            }
+            if ptt { await session.activityEnd() } else { await session.audioStreamEnd() }
+        }
+    }
+}
+
+/// Line mode's pacing, as a value: lines wait until the model has answered the one before.
+struct Loop {
+    let replyTimeout: Duration
+    var pending: [String] = []
+    var inputEnded = false
+    var wavState: WavState
+
+    enum WavState { case none, waiting, streamed }
+    enum Next: Equatable { case wait, streamInputWav, line(LineInput), done, noReply, ended }
+
+    init(plan: ClientPlan, inputWav: [Int16]) {
+        replyTimeout = plan.replyTimeout
+        wavState = inputWav.isEmpty ? .none : .waiting
+    }
+
+    mutating func enqueue(_ line: String, dropped: Counter) {
+        guard pending.count < ClientRuntime.maxPendingLines else { dropped.add(); return }
+        pending.append(line)
+    }
+
+    mutating func next(model m: AppModel) -> Next {
+        if m.sessionOver { return .ended }
+        let answered = m.answeredAll
+        if !answered, let last = m.lastSessionEvent, m.now.timeIntervalSince(last) > replyTimeout.seconds { return .noReply }
+        if wavState == .waiting {
+            guard m.state.isLive else { return .wait }
+            wavState = .streamed
+            return .streamInputWav
+        }
+        let quiet = m.lastSessionEvent.map { m.now.timeIntervalSince($0) >= ClientRuntime.quietBeforeNextLine.seconds } ?? true
+        if let head = pending.first {
+            let input = SlashCommands.parse(head, talking: m.talking)
+            // Ending a push-to-talk turn never waits; everything else waits for the answer before it.
+            if input != .command(.endTalk) {
+                guard answered, quiet, !m.awaitingConnection else { return .wait }
+                if case .command(.send) = input, !m.state.isLive { return .wait }
+            }
+            pending.removeFirst()
+            return .line(input)
+        }
+        if inputEnded, answered, quiet { return .done }
+        return .wait
+    }
+}
+
+/// The recording in progress, if any: shared by the loop, the event pump and the audio threads.
+final class RecordingSlot: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var recording: SessionRecording?
+    var current: SessionRecording? { lock.withLock { recording } }
+    func set(_ r: SessionRecording) { lock.withLock { recording = r } }
+    func take() -> SessionRecording? { lock.withLock { defer { recording = nil }; return recording } }
+    /// For the signal finaliser: finishes without taking (idempotent).
+    func finish() { current?.finish() }
+}
+
+/// Forwards to a bounded stream, counting what did not fit.
+struct EventSink: Sendable {
+    let put: @Sendable (AppEvent) -> Void
+    init(_ put: @escaping @Sendable (AppEvent) -> Void) { self.put = put }
+    func yield(_ e: AppEvent) { put(e) }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var n = 0
+    func add() { lock.withLock { n += 1 } }
+    var value: Int { lock.withLock { n } }
+}
+
+/// Lines of standard input as an async stream, read on their own thread.
+@Sendable public func standardInputLines() -> AsyncStream<String> {
+    AsyncStream { cont in
+        let t = Thread {
+            while let line = readLine(strippingNewline: true) { cont.yield(line) }
+            cont.finish()
+        }
+        t.start()
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import LiveSession
+import Testing
+@testable import TerminalUI
+
+/// Every key of the screen has a slash command, and both reach `update` as the same command.
+struct CommandTests {
+    func live(ptt: Bool = false, face: FaceKind = .line) -> AppModel {
+        var m = AppModel()
+        m.face = face
+        m.pushToTalk = ptt
+        _ = update(&m, .session(.state(.connected, handleHeld: true)))
+        return m
+    }
+
+    @Test func slashCommandsParse() {
+        #expect(SlashCommands.parse("/talk", talking: false) == .command(.talk))
+        #expect(SlashCommands.parse("", talking: true) == .command(.endTalk))
+        #expect(SlashCommands.parse("   ", talking: false) == .nothing)
+        #expect(SlashCommands.parse("/mode ptt", talking: false) == .command(.mode(pushToTalk: true)))
+        #expect(SlashCommands.parse("/mode VAD", talking: false) == .command(.mode(pushToTalk: false)))
+        #expect(SlashCommands.parse("/mode", talking: false) == .command(.mode(pushToTalk: nil)))
+        #expect(SlashCommands.parse("/mode loud", talking: false) == .problem(.badArgument(command: "/mode", value: "loud", expected: "vad or ptt")))
+        for (line, c) in [("/mute", UserCommand.mute), ("/reset", .reset), ("/disconnect", .disconnect), ("/connect", .connect),
+                          ("/record", .record), ("/quit", .quit), ("/help", .help)] {
+            #expect(SlashCommands.parse(line, talking: false) == .command(c), "\(line)")
+        }
+        #expect(SlashCommands.parse("//etc/hosts please", talking: false) == .command(.send("/etc/hosts please")))
+        #expect(SlashCommands.parse("hello there", talking: false) == .command(.send("hello there")))
+        #expect(SlashCommands.parse("/frobnicate", talking: false) == .problem(.unknownCommand("/frobnicate")))
+    }
+
+    @Test func helpIsGeneratedFromTheKeymap() {
+        let help = SlashCommands.helpLines
+        for b in Keymap.bindings {
+            if let slash = b.slash {
+                #expect(help.contains { $0.hasPrefix(slash) && $0.hasSuffix(b.help) }, "\(slash)")
+            }
+        }
+        // Every action that changes the conversation has a command.
+        for a in [KeyAction.talk, .mode, .mute, .reset, .connection, .record, .quit, .help] {
+            #expect(Keymap.bindings.first { $0.action == a }?.slash != nil, "\(a)")
+        }
+        #expect(Keymap.action(for: .char("R")) == .record)
+    }
+
+    @Test func keysAndCommandsGiveTheSameEffects() {
+        var a = live(ptt: true, face: .screen)
+        var b = live(ptt: true, face: .line)
+        let pairs: [(Key, UserCommand)] = [(.char(" "), .talk), (.char(" "), .talk), (.char("m"), .mute), (.char("m"), .mute),
+                                          (.char("R"), .record), (.char("v"), .mode(pushToTalk: nil)), (.char("d"), .toggleConnection),
+                                          (.char("q"), .quit)]
+        for (k, c) in pairs {
+            #expect(update(&a, .key(k)) == update(&b, .command(c)), "\(k) / \(c)")
+        }
+    }
+
+    @Test func talkOutsidePushToTalkOrOfflineIsANoticeWordedPerFace() {
+        var m = live(ptt: false, face: .line)
+        #expect(update(&m, .command(.talk)) == [.notice(.talkNeedsPushToTalk)])
+        #expect(m.lastWarning == "push-to-talk is off: /mode ptt switches to it")
+        var s = live(ptt: false, face: .screen)
+        _ = update(&s, .key(.char(" ")))
+        #expect(s.lastWarning == "push-to-talk is off: press v to switch to it")
+        var off = AppModel()
+        off.pushToTalk = true
+        #expect(update(&off, .command(.talk)) == [.notice(.notConnected)])
+    }
+
+    @Test func emptyLineEndsTalkAndModeSwitchesOnlyWhenItChanges() {
+        var m = live(ptt: true)
+        #expect(update(&m, .command(.talk)) == [.startTalking])
+        #expect(update(&m, .lineInput(SlashCommands.parse("", talking: m.talking))) == [.stopTalking])
+        #expect(update(&m, .command(.mode(pushToTalk: true))) == [])
+        #expect(update(&m, .command(.mode(pushToTalk: false))) == [.switchMode(pushToTalk: false)])
+    }
+
+    @Test func sendingCountsARepliesAwaitedAndTurnsCompleteThem() {
+        var m = live()
+        #expect(m.answeredAll)
+        #expect(update(&m, .command(.send("  hi  "))) == [.sendText("hi")])
+        #expect(!m.answeredAll)
+        _ = update(&m, .session(.outputTranscript("Hello", turn: 1)))
+        _ = update(&m, .session(.turnComplete(turn: 1, interrupted: false, reason: nil)))
+        #expect(m.answeredAll)
+        _ = update(&m, .session(.tool(.started(id: "1", name: "t", args: nil, nonBlocking: true))))
+        #expect(!m.answeredAll)
+        _ = update(&m, .session(.tool(.finished(id: "1", name: "t", result: .object([:]), duration: .zero))))
+        #expect(m.answeredAll)
+    }
+
+    @Test func failureRemediesAreWordedPerFace() {
+        let f = SessionFailure(code: 1008, headline: "the resumption handle is no longer valid", hint: "", remedy: .newSession)
+        #expect(Wording.hint(f, face: .screen) == "press r for a new session")
+        #expect(Wording.hint(f, face: .line) == "/reset starts a new session")
+        let line = Wording.line(.state(.closed(f), handleHeld: false), endpointKind: "emulator") ?? ""
+        #expect(line.hasSuffix("/reset starts a new session"))
+        #expect(!line.contains("press"))
+    }
+}
