@@ -240,7 +240,9 @@ public final class ClientRuntime: Sendable {
         let sink = EventSink { e in if case .dropped = queue.yield(e) { dropped.add() } }
         var tasks: [Task<Void, Never>] = []
         let device = bridge?.device
-        tasks.append(Task {
+        // The session's events: audio and files first (no hop), then the loop. It runs until the
+        // session's stream ends, after `quit`, so the last events reach the face and the files.
+        let pump = Task {
             for await e in session.events {
                 bridge?.handle(e)
                 transcript?.write(e)
@@ -252,7 +254,7 @@ public final class ClientRuntime: Sendable {
                 sink.yield(.session(e))
             }
             sink.yield(.sessionEnded)
-        })
+        }
         tasks += face.start(sink)
         tasks.append(Task {
             while !Task.isCancelled {
@@ -345,9 +347,22 @@ public final class ClientRuntime: Sendable {
             bridge?.device.stop()
         }
         await session.quit()   // bounded by the close deadline
-        // Events still queued (the last turn, `ended`) reach the files before they close.
-        let drain = Task { for await e in session.events { transcript?.write(e); recording.current?.record(e) } }
-        _ = await drain.value
+        // The last events (the last turn, CLOSED) reach the face and the files before they close.
+        if ending != .sessionEnded {
+            let guardTimer = Task {
+                try? await Task.sleep(for: .seconds(3))
+                sink.yield(.sessionEnded)   // never wait for ever on a session that does not end its stream
+            }
+            for await event in events {
+                if case .sessionEnded = event { break }
+                if case .session = event {
+                    let effects = update(&model, event)
+                    face.present(event, effects: effects, model: model)
+                }
+            }
+            guardTimer.cancel()
+        }
+        pump.cancel()
         if let r = recording.take() { r.finish() }
         transcript?.close()
         outputWav?.close()

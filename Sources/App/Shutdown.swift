@@ -29,7 +29,7 @@ public final class Shutdown: @unchecked Sendable {
     private var exiting = false
     public var grace: Duration = .seconds(2)
 
-    init() {
+    public init() {
         (requests, requestsContinuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(4))
     }
 
