@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import LiveProtocol
 
 /// How the process ends on SIGINT, SIGTERM and SIGHUP, in every state (issue 9, "quit always works").
 ///
@@ -93,6 +94,6 @@ public final class Shutdown: @unchecked Sendable {
     }
 
     static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        d.seconds
     }
 }

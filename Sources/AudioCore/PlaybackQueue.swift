@@ -1,7 +1,7 @@
 import Foundation
 
 /// Model audio waiting for the speaker, tagged by turn. Shared by the session side (enqueue,
-/// purge) and the playback thread (next, markPlayed); every field is guarded by `lock`, held
+/// purge) and the playback thread (next, markWritten); every field is guarded by `lock`, held
 /// only while copying.
 ///
 /// Jitter buffer: a turn starts playing once `prebufferSamples` are queued (or the turn has

@@ -21,7 +21,7 @@ public enum EmulatorAuth: Sendable, Hashable {
 
 /// One emulated Live session on one connection: client messages in, server messages out.
 /// Replies are generated in a task that is cancelled on barge-in; every send checks that its
-/// generation is still current, so nothing of an interrupted turn leaks out after `interrupted`.
+/// replyEpoch is still current, so nothing of an interrupted turn leaks out after `interrupted`.
 public actor EmulatorBrain {
     private let options: EmulatorOptions
     private let shared: EmulatorState
@@ -40,9 +40,9 @@ public actor EmulatorBrain {
     private var textFrameSent = false
 
     // Generation.
-    private var generation = 0
+    private var replyEpoch = 0
     private var generating = false
-    private var generationTask: Task<Void, Never>?
+    private var replyTask: Task<Void, Never>?
     /// Inputs that arrived during a reply under NO_INTERRUPTION, or results waiting for idle,
     /// each with the index of the client message that brought it.
     private var queued: [(input: PendingInput, index: Int)] = []
@@ -54,7 +54,7 @@ public actor EmulatorBrain {
     private struct PendingCall {
         var name: String
         var blocking: Bool
-        var generation: Int
+        var replyEpoch: Int
         var waiter: CheckedContinuation<JSONValue?, Never>?
         /// A BLOCKING call's response that came before its turn started waiting for it (the
         /// client can answer while the turn is still sending the call out).
@@ -200,7 +200,7 @@ public actor EmulatorBrain {
     public func connectionClosed() {
         closed = true
         dropHearing()
-        generationTask?.cancel()
+        replyTask?.cancel()
         for t in timers { t.cancel() }
         for (_, call) in pendingCalls { call.waiter?.resume(returning: nil) }
         pendingCalls.removeAll()
@@ -249,7 +249,7 @@ public actor EmulatorBrain {
             history = snap.history
             session = snap.session
             for (id, name) in snap.openCalls {
-                pendingCalls[id] = PendingCall(name: name, blocking: false, generation: 0)
+                pendingCalls[id] = PendingCall(name: name, blocking: false, replyEpoch: 0)
             }
             await shared.count { $0.resumes += 1 }
         } else {
@@ -285,7 +285,7 @@ public actor EmulatorBrain {
 
     private func sendGoAway(timeLeft: Duration) async {
         guard !closed else { return }
-        let secs = Double(timeLeft.components.seconds) + Double(timeLeft.components.attoseconds) / 1e18
+        let secs = timeLeft.seconds
         await emit(ServerMessage(.goAway(GoAway(timeLeft: ProtoDuration(seconds: secs)))))
         await shared.count { $0.goAwaysSent += 1 }
     }
@@ -326,7 +326,7 @@ public actor EmulatorBrain {
     private func dropNow() async {
         guard !closed else { return }
         closed = true
-        generationTask?.cancel()
+        replyTask?.cancel()
         await output.drop()
     }
 
@@ -498,14 +498,14 @@ public actor EmulatorBrain {
     /// message whose input starts the next turn at once: the handle issued here does not cover it.
     private func interruptGeneration(next: Int? = nil) async {
         guard generating else { return }
-        let cutGeneration = generation
-        generation += 1
+        let cutEpoch = replyEpoch
+        replyEpoch += 1
         generating = false
         answering = nil
-        generationTask?.cancel()
-        generationTask = nil
+        replyTask?.cancel()
+        replyTask = nil
         await emit(.serverContent(ServerContent(interrupted: true)))
-        let cancelled = pendingCalls.filter { $0.value.generation == cutGeneration }.map(\.key).sorted()
+        let cancelled = pendingCalls.filter { $0.value.replyEpoch == cutEpoch }.map(\.key).sorted()
         if !cancelled.isEmpty {
             for id in cancelled { pendingCalls.removeValue(forKey: id)?.waiter?.resume(returning: nil) }
             await emit(ServerMessage(.toolCallCancellation(ToolCallCancellation(ids: cancelled))))
@@ -536,17 +536,17 @@ public actor EmulatorBrain {
         case .toolResult(let name, let result):
             remember(HistoryEntry(.tool, cappedNow(OfflineAgent.toolSentence(name: name, result: result))))
         }
-        generation += 1
+        replyEpoch += 1
         generating = true
         answering = index
-        let g = generation
-        generationTask = Task { [weak self] in await self?.runTurn(input, generation: g) }
+        let g = replyEpoch
+        replyTask = Task { [weak self] in await self?.runTurn(input, replyEpoch: g) }
     }
 
-    private func runTurn(_ input: PendingInput, generation g: Int) async {
-        guard let setup, g == generation else { return }
+    private func runTurn(_ input: PendingInput, replyEpoch g: Int) async {
+        guard let setup, g == replyEpoch else { return }
         if setup.sessionResumption != nil {
-            await emit(ServerMessage(.sessionResumptionUpdate(SessionResumptionUpdate(resumable: false))), generation: g)
+            await emit(ServerMessage(.sessionResumptionUpdate(SessionResumptionUpdate(resumable: false))), replyEpoch: g)
         }
         var reply: String
         switch input {
@@ -563,11 +563,11 @@ public actor EmulatorBrain {
                     ids.append((id, decl))
                 }
                 // A turn cut off meanwhile registers nothing: its calls would wait for ever.
-                guard g == generation, !closed else { return }
+                guard g == replyEpoch, !closed else { return }
                 for (id, decl) in ids {
-                    pendingCalls[id] = PendingCall(name: decl.name, blocking: !decl.isNonBlocking, generation: g)
+                    pendingCalls[id] = PendingCall(name: decl.name, blocking: !decl.isNonBlocking, replyEpoch: g)
                 }
-                await emit(ServerMessage(.toolCall(ToolCall(functionCalls: calls))), generation: g)
+                await emit(ServerMessage(.toolCall(ToolCall(functionCalls: calls))), replyEpoch: g)
                 let n = calls.count
                 await shared.count { $0.toolCallsSent += n }
                 for (id, decl) in ids {
@@ -575,7 +575,7 @@ public actor EmulatorBrain {
                         background.append(decl.name)
                     } else {
                         let result = await waitForResponse(id)
-                        guard g == generation, let result else { return }
+                        guard g == replyEpoch, let result else { return }
                         results.append((decl.name, result))
                         remember(HistoryEntry(.tool, await capped(OfflineAgent.toolSentence(name: decl.name, result: result))))
                     }
@@ -586,12 +586,12 @@ public actor EmulatorBrain {
         case .toolResult(let name, let result):
             reply = OfflineAgent.toolSentence(name: name, result: result)
         }
-        guard g == generation else { return }
+        guard g == replyEpoch else { return }
         reply = await cappedReply(reply)
         let replyNumber = await shared.nextReplyNumber()
-        guard await speak(reply, generation: g, replyNumber: replyNumber) else { return }
+        guard await speak(reply, replyEpoch: g, replyNumber: replyNumber) else { return }
         remember(HistoryEntry(.model, reply))
-        await emit(.serverContent(ServerContent(generationComplete: true)), generation: g)
+        await emit(.serverContent(ServerContent(generationComplete: true)), replyEpoch: g)
         let usage = UsageMetadata(promptTokenCount: history.reduce(0) { $0 + $1.text.count / 4 },
                                   responseTokenCount: max(1, reply.count / 4),
                                   totalTokenCount: nil)
@@ -603,11 +603,11 @@ public actor EmulatorBrain {
         }
         let asText = !textFrameSent   // one turnComplete per session goes out as a text frame, as Google may
         textFrameSent = true
-        await emit(ServerMessage.serverContent(ServerContent(turnComplete: true), usage: u), generation: g, asText: asText)
-        guard g == generation else { return }
+        await emit(ServerMessage.serverContent(ServerContent(turnComplete: true), usage: u), replyEpoch: g, asText: asText)
+        guard g == replyEpoch else { return }
         generating = false
         answering = nil
-        generationTask = nil
+        replyTask = nil
         await issueHandle()
         await drainQueue()
     }
@@ -630,26 +630,26 @@ public actor EmulatorBrain {
 
     /// Streams `text` as paced audio (AUDIO modality) or text parts (TEXT), with transcription.
     /// Returns false when cut off.
-    private func speak(_ text: String, generation g: Int, replyNumber: Int) async -> Bool {
+    private func speak(_ text: String, replyEpoch g: Int, replyNumber: Int) async -> Bool {
         guard let setup else { return false }
         let textMode = setup.generationConfig?.responseModalities?.contains(.text) == true
             && setup.generationConfig?.responseModalities?.contains(.audio) != true
         let words = text.split(separator: " ").map(String.init)
         if textMode {
             for (i, w) in words.enumerated() {
-                guard g == generation else { return false }
+                guard g == replyEpoch else { return false }
                 let piece = (i == 0 ? "" : " ") + w
                 await emit(.serverContent(ServerContent(modelTurn: Content(role: "model", parts: [Part(text: piece)]))),
-                           generation: g)
+                           replyEpoch: g)
                 try? await Task.sleep(for: .milliseconds(15))
             }
-            return g == generation
+            return g == replyEpoch
         }
         // R7: the reply is synthesised a piece (a sentence, or at most `pieceCharacters`) at a
         // time, the next piece while the current one streams, so one long reply never holds the
         // process-wide espeak-ng queue (other connections' replies interleave) nor this actor.
         let pieces = Self.speechPieces(text)
-        guard !pieces.isEmpty else { return g == generation }
+        guard !pieces.isEmpty else { return g == replyEpoch }
         let voice = self.voice
         let speech = options.speech
         let cps = options.charactersPerSecond
@@ -670,7 +670,7 @@ public actor EmulatorBrain {
             guard let current = upcoming else { break }
             let voiced = await current.value
             upcoming = p + 1 < pieces.count ? synthesize(pieces[p + 1]) : nil
-            guard g == generation, !closed else { return false }
+            guard g == replyEpoch, !closed else { return false }
             let audio = voiced.samples
             var spokenWords = voiced.words
             if p > 0, !spokenWords.isEmpty { spokenWords[0].text = " " + spokenWords[0].text }
@@ -681,7 +681,7 @@ public actor EmulatorBrain {
             var wordIndex = 0
             if start == nil { start = clock.now }
             for i in 0..<chunkCount {
-                guard g == generation, !closed else { return false }
+                guard g == replyEpoch, !closed else { return false }
                 if i == dropAt, await shared.fireOnce("dropMidReply") {
                     await dropNow()
                     return false
@@ -692,14 +692,14 @@ public actor EmulatorBrain {
                 let c = Array(audio[(i * chunk)..<min((i + 1) * chunk, audio.count)])
                 await emit(.serverContent(ServerContent(modelTurn: Content(parts: [
                     Part(inlineData: Blob(mimeType: Blob.pcm24kMime, data: PCM.data(c))),
-                ]))), generation: g)
+                ]))), replyEpoch: g)
                 if wantTranscript {
                     // The words whose sound starts in this chunk (the last chunk carries any rest).
                     let end = i == chunkCount - 1 ? Int.max : (i + 1) * chunk
                     let due = spokenWords[wordIndex...].prefix { $0.startSample < end }.count
                     if due > 0 {
                         let piece = spokenWords[wordIndex..<(wordIndex + due)].map(\.text).joined()
-                        await emit(.serverContent(ServerContent(outputTranscription: Transcription(text: piece))), generation: g)
+                        await emit(.serverContent(ServerContent(outputTranscription: Transcription(text: piece))), replyEpoch: g)
                         wordIndex += due
                     }
                 }
@@ -711,10 +711,10 @@ public actor EmulatorBrain {
             if wantTranscript, wordIndex < spokenWords.count {
                 // A piece with no audio still says its words.
                 let rest = spokenWords[wordIndex...].map(\.text).joined()
-                await emit(.serverContent(ServerContent(outputTranscription: Transcription(text: rest))), generation: g)
+                await emit(.serverContent(ServerContent(outputTranscription: Transcription(text: rest))), replyEpoch: g)
             }
         }
-        return g == generation
+        return g == replyEpoch
     }
 
     /// Longest piece of a reply synthesised at once (see `speak`).
@@ -810,9 +810,9 @@ public actor EmulatorBrain {
         await emit(ServerMessage(.sessionResumptionUpdate(u)))
     }
 
-    private func emit(_ m: ServerMessage, generation g: Int? = nil, asText: Bool = false) async {
+    private func emit(_ m: ServerMessage, replyEpoch g: Int? = nil, asText: Bool = false) async {
         guard !closed else { return }
-        if let g, g != generation { return }
+        if let g, g != replyEpoch { return }
         guard let data = try? LiveCoder.encode(m) else { return }
         await output.send(data, asText: asText)
     }
@@ -820,7 +820,7 @@ public actor EmulatorBrain {
     private func close(_ code: UInt16, _ reason: String) async {
         guard !closed else { return }
         closed = true
-        generationTask?.cancel()
+        replyTask?.cancel()
         var r = reason
         while r.utf8.count > 123 { r.removeLast() }
         await output.close(code: code, reason: r)

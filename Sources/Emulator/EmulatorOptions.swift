@@ -6,7 +6,7 @@ import Foundation
 /// Everything `livetalk serve` can be told.
 public struct EmulatorOptions: Sendable {
     public var host: String = "127.0.0.1"
-    /// 0 picks a free port (see `EmulatorServer.port`).
+    /// 0 picks a free port (`EmulatorServer.start` returns the one chosen).
     public var port: Int = 0
     public var tlsCertFile: String?
     public var tlsKeyFile: String?

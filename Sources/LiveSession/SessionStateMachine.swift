@@ -165,7 +165,7 @@ public struct SessionStateMachine: Sendable {
 
     // MARK: transport events
 
-    public mutating func socketOpened(isResume: Bool = true) -> [Action] {
+    public mutating func socketOpened() -> [Action] {
         switch state {
         case .connecting:
             return [.sendSetup(resumeWith: resumptionHandle)]

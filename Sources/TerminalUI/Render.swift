@@ -176,7 +176,7 @@ public func renderTools(_ m: AppModel, _ r: Rect, _ s: inout Screen) {
         case .cancelled: .toolCancelled
         }
         let d = t.duration.map { d in
-            let ms = Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+            let ms = d.milliseconds
             return ms < 1000 ? " \(ms)ms" : String(format: " %.1fs", Double(ms) / 1000)
         } ?? ""
         rows.append(("\(t.name) \(t.status.rawValue)\(d)", role))

@@ -134,7 +134,7 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
         }
         if case .started = a {} else { m.toolsRunning = max(0, m.toolsRunning - 1) }
     case .goAway(let left):
-        m.goAwayDeadline = m.now.addingTimeInterval(Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
+        m.goAwayDeadline = m.now.addingTimeInterval(left.seconds)
     case .warning, .inputDropped:
         m.lastWarning = Wording.warning(e)
     case .ended(let f):

@@ -29,7 +29,7 @@ public final class EmulatorHarness: Sendable {
         o.port = 0
         configure(&o)
         var quiet = Logger(label: "test.emulator")
-        quiet.logLevel = .critical
+        quiet.logLevel = ProcessInfo.processInfo.environment["LIVETALK_TEST_TRACE"] != nil ? .trace : .critical
         let (server, port, task) = try await EmulatorServer.start(options: o, logger: quiet)
         return EmulatorHarness(server: server, port: port, task: task)
     }

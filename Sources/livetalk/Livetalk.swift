@@ -47,11 +47,11 @@ struct Livetalk: AsyncParsableCommand {
         defaultSubcommand: Talk.self)
 
     /// `--record` may stand alone (the default folder): ArgumentParser options need a value, so a
-    /// bare `--record` becomes `--record=`.
+    /// bare `--record` becomes the hidden flag `--record-default`.
     static func main() async {
         var args = Array(CommandLine.arguments.dropFirst())
         for i in args.indices where args[i] == "--record" && (i + 1 == args.count || args[i + 1].hasPrefix("-")) {
-            args[i] = "--record="
+            args[i] = "--record-default"
         }
         do {
             var command = try parseAsRoot(args)
@@ -93,6 +93,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Record the model's audio (24 kHz) to this WAV file.") var outputWav: String?
     @Option(help: ArgumentHelp("Record the session from the start into DIR (alone: the default folder).", valueName: "DIR"))
     var record: String?
+    @Flag(help: ArgumentHelp("--record with no DIR.", visibility: .private)) var recordDefault = false
     @Flag(help: "Use Vertex AI (token in GOOGLE_OAUTH_ACCESS_TOKEN).") var vertex = false
     @Option(help: "Vertex AI project.") var project: String?
     @Option(help: "Vertex AI location: a region, us, eu or global (default us-central1).") var location: String?
@@ -129,7 +130,7 @@ struct ClientOptions: ParsableArguments {
         var f = ClientFlags()
         (f.endpoint, f.apiVersion, f.model, f.voice, f.system) = (endpoint, apiVersion, model, voice, system)
         f.pushToTalk = mode.map { $0 == .ptt }
-        (f.text, f.transcript, f.inputWav, f.outputWav, f.record) = (text, transcript, inputWav, outputWav, record)
+        (f.text, f.transcript, f.inputWav, f.outputWav, f.record) = (text, transcript, inputWav, outputWav, recordDefault ? "" : record)
         (f.vertex, f.project, f.location, f.caFile) = (vertex, project, location, caFile)
         (f.logFile, f.logLevel, f.noTUI, f.audio) = (logFile, logLevel, noTUI, audio)
         (f.mic, f.speaker, f.playbackBufferMs, f.theme, f.trustEndpoint) = (mic, speaker, playbackBufferMs, theme, trustEndpoint)

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Emulator
 import Foundation
+import Logging
 import LiveProtocol
 import LiveSession
 import Speech
@@ -158,7 +159,9 @@ final class Box: @unchecked Sendable {
 /// R6 over a real loopback socket: the connection cap and the setup deadline.
 @Suite struct EmulatorAdmissionTests {
     func rawConnect(_ h: EmulatorHarness) async throws -> any TransportConnection {
-        try await WebSocketTransport().connect(to: h.endpoint())
+        var log = Logger(label: "test.raw")
+        if ProcessInfo.processInfo.environment["LIVETALK_TEST_TRACE"] != nil { log.logLevel = .trace }
+        return try await WebSocketTransport(logger: log).connect(to: h.endpoint())
     }
 
     func closed(_ c: any TransportConnection) async -> (UInt16, String)? {

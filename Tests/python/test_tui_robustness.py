@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from test_tui import Tmux
+from helpers import Tmux
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (scripts/setup installs it)")
 

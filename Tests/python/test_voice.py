@@ -11,7 +11,7 @@ import wave
 import pytest
 
 from test_audio_cli import rms_dbfs
-from test_tui import Tmux, pane_text
+from helpers import Tmux, pane_text
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (scripts/setup installs it)"),
