@@ -310,13 +310,15 @@ public final class ClientRuntime: Sendable {
             if await perform(effects, model: &model, face: face, session: session, bridge: bridge, recording: recording, sink: sink) {
                 break run
             }
+            // `--input-wav` (both faces): the file is the microphone once the session is live.
+            if loop.wavDue(model: model) {
+                model.repliesAwaited += 1
+                tasks.append(streamInputWav(o.inputWav, session: session, recording: recording))
+            }
             // Line mode: feed the next line when its turn has come; end at EOF once all is answered.
             if face.kind == .line {
                 switch loop.next(model: model) {
                 case .wait: break
-                case .streamInputWav:
-                    model.repliesAwaited += 1
-                    tasks.append(streamInputWav(o.inputWav, session: session, recording: recording))
                 case .line(let input):
                     let effects = update(&model, .lineInput(input))
                     face.present(.lineInput(input), effects: effects, model: model)
@@ -445,7 +447,7 @@ struct Loop {
     var wavState: WavState
 
     enum WavState { case none, waiting, streamed }
-    enum Next: Equatable { case wait, streamInputWav, line(LineInput), done, noReply, ended }
+    enum Next: Equatable { case wait, line(LineInput), done, noReply, ended }
 
     init(plan: ClientPlan, inputWav: [Int16]) {
         replyTimeout = plan.replyTimeout
@@ -457,15 +459,18 @@ struct Loop {
         pending.append(line)
     }
 
+    /// True once, when the input WAV should start streaming (the session is live).
+    mutating func wavDue(model m: AppModel) -> Bool {
+        guard wavState == .waiting, m.state.isLive else { return false }
+        wavState = .streamed
+        return true
+    }
+
     mutating func next(model m: AppModel) -> Next {
         if m.sessionOver { return .ended }
         let answered = m.answeredAll
         if !answered, let last = m.lastSessionEvent, m.now.timeIntervalSince(last) > replyTimeout.seconds { return .noReply }
-        if wavState == .waiting {
-            guard m.state.isLive else { return .wait }
-            wavState = .streamed
-            return .streamInputWav
-        }
+        if wavState == .waiting { return .wait }
         let quiet = m.lastSessionEvent.map { m.now.timeIntervalSince($0) >= ClientRuntime.quietBeforeNextLine.seconds } ?? true
         if let head = pending.first {
             let input = SlashCommands.parse(head, talking: m.talking)

@@ -159,6 +159,31 @@ final class Printed: @unchecked Sendable {
         #expect(left.map { abs(Int($0)) }.max() ?? 0 > 5000, "the tone is on the left")
     }
 
+    @Test func transcriptAndWavFilesWorkOnTheScreenToo() async throws {
+        let h = try await EmulatorHarness.start { $0.speech = .tones }
+        defer { h.stop() }
+        let data = try Self.tempDir()
+        let tone = (0..<16000).map { Int16(9000 * sin(2 * Double.pi * 300 * Double($0) / 16000)) }
+        let wav = data + "/in.wav"
+        try WAVFile.encode(WAVAudio(sampleRate: 16000, channels: 1, samples: tone)).write(to: URL(fileURLWithPath: wav))
+        let backend = RecordingBackend()
+        let runtime = ClientRuntime(plan: try plan(h, screen: true, data: data) {
+            $0.inputWav = wav
+            $0.transcript = data + "/t.jsonl"
+            $0.outputWav = data + "/out.wav"
+        }, edges: edges(backend: backend))
+        let run = Task { await runtime.run() }
+        try await backend.waitFor("I heard 1.0 s of speech.")
+        try await backend.waitForScreen("the reply complete (no live marker)") { !$0.contains("▍") }
+        backend.press(.char("q"))
+        #expect(await run.value == 0)
+        let kinds = try String(contentsOfFile: data + "/t.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.compactMap { $0["kind"] as? String }
+        for k in ["state", "turn", "audio", "turn_complete", "ended"] { #expect(kinds.contains(k), "\(k)") }
+        let out = try WAVFile.read(path: data + "/out.wav")
+        #expect(out.sampleRate == 24000 && out.channels == 1 && out.samples.count > 24000, "the reply's audio, header finalised")
+    }
+
     @Test func aFailedStartIsAProblemWordedOnStderr() async throws {
         let data = try Self.tempDir()
         var f = ClientFlags()
