@@ -156,10 +156,8 @@ public final class EmulatorServer: Sendable {
                 // Admission happens here, not in shouldUpgrade, so a slot is always given back.
                 guard gate.sessionOpened() else {
                     await state.count { $0.connectionsRefused += 1 }
-                    try? await outbound.close(.unknown(1013),
-                                              reason: "too many connections (limit \(gate.maxSessions)); try again later")
-                    // Wait for the client's close frame (bounded by `closeTimeout`), ignoring anything else.
-                    do { for try await _ in inbound.messages(maxSize: 1 << 16) {} } catch {}
+                    await Self.refuse(inbound: inbound, outbound: outbound, within: options.idleTimeout,
+                                      reason: "too many connections (limit \(gate.maxSessions)); try again later")
                     return
                 }
                 defer { gate.sessionClosed() }
@@ -318,6 +316,42 @@ public final class EmulatorServer: Sendable {
 }
 
 /// Brain output over a Hummingbird WebSocket.
+extension EmulatorServer {
+    /// Closes a session that was not admitted with 1013, in answer to its first message (setup),
+    /// or after `within` if it sends none. A close written the instant the upgrade completes was
+    /// lost under load (CI, R6: the frame was logged as sent, never arrived, and the client waited
+    /// 45 s for its inactivity deadline); answering the first message, as every other close of the
+    /// emulator does, is reliable. Then waits at most 3 s for the client's close.
+    static func refuse(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, within: Duration,
+                       reason: String) async {
+        enum Done { case reader, deadline, timer }
+        // One signal for "a message came, the input ended, or the deadline passed".
+        let (signal, signalSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withTaskGroup(of: Done.self) { group in
+            group.addTask {   // the only reader of the socket
+                do { for try await _ in inbound.messages(maxSize: 1 << 16) { signalSink.yield(()) } } catch {}
+                signalSink.yield(())
+                return .reader
+            }
+            group.addTask {
+                try? await Task.sleep(for: within)
+                signalSink.yield(())
+                return .deadline
+            }
+            var it = signal.makeAsyncIterator()
+            _ = await it.next()
+            try? await outbound.close(.unknown(1013), reason: reason)
+            group.addTask {
+                try? await Task.sleep(for: .seconds(3))
+                return .timer
+            }
+            // The client's close ends the reader; a client that never answers is left after 3 s.
+            while let done = await group.next(), done == .deadline {}
+            group.cancelAll()
+        }
+    }
+}
+
 struct SocketOutput: EmulatorOutput {
     let outbound: WebSocketOutboundWriter
     let channel: any Channel

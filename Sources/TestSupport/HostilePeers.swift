@@ -15,6 +15,9 @@ public final class RawListener: @unchecked Sendable {
         case blackhole
         /// Read the HTTP request, then close without a reply.
         case hangUpAfterRequest
+        /// Accept the WebSocket upgrade and send a close frame with `code` in the same write as the
+        /// 101 response (one TCP segment), then keep the socket open: the client must still see it.
+        case upgradeThenClose(code: UInt16, reason: String)
     }
 
     public let port: Int
@@ -63,18 +66,35 @@ public final class RawListener: @unchecked Sendable {
                 return true
             }
             if !keep { close(c); return }
-            if case .hangUpAfterRequest = mode {
-                var buf = [UInt8](repeating: 0, count: 4096)
-                var got: [UInt8] = []
-                while !got.suffix(4).elementsEqual([13, 10, 13, 10]) {
-                    let n = read(c, &buf, buf.count)
-                    if n <= 0 { break }
-                    got += buf[0..<n]
-                    if got.count > 65536 { break }
-                }
+            switch mode {
+            case .blackhole: break
+            case .hangUpAfterRequest:
+                _ = Self.readRequest(c)
                 shutdown(c, Int32(SHUT_RDWR))
+            case .upgradeThenClose(let code, let reason):
+                let request = String(decoding: Self.readRequest(c), as: UTF8.self)
+                let key = request.split(separator: "\r\n").first { $0.lowercased().hasPrefix("sec-websocket-key:") }
+                    .map { $0.dropFirst("sec-websocket-key:".count).trimmingCharacters(in: .whitespaces) } ?? ""
+                let accept = Data(SHA1.hash(Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))).base64EncodedString()
+                var out = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n".utf8)
+                let payload = [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8.prefix(120))
+                out += [0x88, UInt8(payload.count)] + payload   // FIN + close, unmasked (server to client)
+                _ = out.withUnsafeBytes { write(c, $0.baseAddress, $0.count) }
             }
         }
+    }
+
+    /// Reads an HTTP request head (up to the blank line, at most 64 KiB).
+    static func readRequest(_ c: Int32) -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        var got: [UInt8] = []
+        while !got.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            let n = read(c, &buf, buf.count)
+            if n <= 0 { break }
+            got += buf[0..<n]
+            if got.count > 65536 { break }
+        }
+        return got
     }
 
     /// Idempotent: a second call must not close a descriptor number that is someone else's by now.
@@ -167,4 +187,38 @@ public final class QuietLiveServer: Sendable {
 
     public func stop() { task.cancel() }
     deinit { task.cancel() }
+}
+
+/// SHA-1, for the WebSocket accept key of the raw listener (tests only; not for security).
+enum SHA1 {
+    static func hash(_ message: [UInt8]) -> [UInt8] {
+        var h: [UInt32] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0]
+        var m = message
+        let bits = UInt64(message.count) * 8
+        m.append(0x80)
+        while m.count % 64 != 56 { m.append(0) }
+        for i in (0..<8).reversed() { m.append(UInt8((bits >> (UInt64(i) * 8)) & 0xFF)) }
+        func rotl(_ x: UInt32, _ n: UInt32) -> UInt32 { (x << n) | (x >> (32 - n)) }
+        for chunk in stride(from: 0, to: m.count, by: 64) {
+            var w = [UInt32](repeating: 0, count: 80)
+            for i in 0..<16 {
+                let b = chunk + i * 4
+                w[i] = UInt32(m[b]) << 24 | UInt32(m[b + 1]) << 16 | UInt32(m[b + 2]) << 8 | UInt32(m[b + 3])
+            }
+            for i in 16..<80 { w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1) }
+            var (a, b, c, d, e) = (h[0], h[1], h[2], h[3], h[4])
+            for i in 0..<80 {
+                let (f, k): (UInt32, UInt32) = switch i {
+                case 0..<20: ((b & c) | (~b & d), 0x5A827999)
+                case 20..<40: (b ^ c ^ d, 0x6ED9EBA1)
+                case 40..<60: ((b & c) | (b & d) | (c & d), 0x8F1BBCDC)
+                default: (b ^ c ^ d, 0xCA62C1D6)
+                }
+                let t = rotl(a, 5) &+ f &+ e &+ k &+ w[i]
+                (e, d, c, b, a) = (d, c, rotl(b, 30), a, t)
+            }
+            h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e
+        }
+        return h.flatMap { v in (0..<4).map { UInt8((v >> (24 - UInt32($0) * 8)) & 0xFF) } }
+    }
 }

@@ -210,7 +210,7 @@ struct Serve: AsyncParsableCommand {
             loopback needs --require-key (or --insecure). Without --require-key, tokens are minted only for \
             loopback peers.
 
-            LIMITS  At --max-connections, a new session is closed at once with 1013 (open ones carry on). A \
+            LIMITS  At --max-connections, a new session is closed with 1013 on its first message (open ones carry on). A \
             connection that sends no setup within --idle-timeout is closed (1008). WebSocket upgrades whose \
             Origin header is not loopback (or --allow-origin) are refused (400). Audio rates outside \
             8000-48000 Hz close with 1007. Texts and replies are cut to --max-text-chars. At most \

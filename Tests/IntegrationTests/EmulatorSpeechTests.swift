@@ -184,6 +184,7 @@ final class Box: @unchecked Sendable {
         while gate.counts.sessions < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(gate.counts.sessions == 2, "waited for two admitted sessions")
         let third = try await rawConnect(h)
+        third.send((try? LiveCoder.encode(ClientMessage.setup(testSetup(text: true)))) ?? Data())   // answered with 1013
         let refusal = await closed(third)
         #expect(refusal?.0 == 1013, "\(String(describing: refusal))")
         #expect(refusal?.1.contains("too many connections (limit 2)") == true)

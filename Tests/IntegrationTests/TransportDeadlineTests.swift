@@ -61,6 +61,22 @@ struct TransportDeadlineTests {
         try await Self.expectRetryableFailure("ws://127.0.0.1:\(l.port)", "a connect to a hang-up server to fail")
     }
 
+    /// CI found a refusal (1013 right after the upgrade) lost under load: the close frame arrived
+    /// with the 101 response, in one read. The client must see it, not wait 45 s for inactivity.
+    @Test func aCloseFrameInTheSameSegmentAsTheUpgradeIsSeen() async throws {
+        let l = try RawListener(.upgradeThenClose(code: 1013, reason: "too many connections (limit 2)"))
+        defer { l.stop() }
+        var d = Deadlines()
+        d.inactivity = .seconds(20)   // a hang guard: the close must come long before
+        d.close = .milliseconds(500)
+        let endpoint = try Endpoint.custom("ws://127.0.0.1:\(l.port)", apiKey: nil)
+        let c = try await WebSocketTransport(deadlines: d).connect(to: endpoint)
+        var closed: (UInt16, String)?
+        for await m in c.inbound { if case .closed(let code, let reason) = m { closed = (code, reason); break } }
+        #expect(closed?.0 == 1013, "\(String(describing: closed))")
+        #expect(closed?.1 == "too many connections (limit 2)")
+    }
+
     @Test func testR1_aBlackholeEndpointEndsTheSessionAfterItsRetries() async throws {
         let l = try RawListener(.blackhole)
         defer { l.stop() }
