@@ -8,30 +8,49 @@ public enum CloseClass: Equatable, Sendable {
     case fatal
 }
 
-/// A session that cannot go on, worded for the user: one headline, one hint. Detail goes to the log.
+/// A session that cannot go on, as facts: a short headline (no flags, no keys), what kind of
+/// failure it is, and whether reconnecting gave up. Each face words the hint (TerminalUI's
+/// `Wording`): the screen names keys, line mode names commands and flags.
 public struct SessionFailure: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What the user can do in the client about a failure; each face words it (a key, a command).
-    public enum Remedy: Sendable, Hashable {
-        /// Start a fresh session (nothing resumed).
-        case newSession
-        /// Try to connect again.
-        case reconnect
+    public enum Reason: Hashable, Sendable {
+        /// 1008 "models/… is not found for API version …".
+        case modelNotFound(apiVersion: String, model: String)
+        /// The resumption handle was refused ("session not found").
+        case handleExpired
+        case keyRefused
+        case locationUnsupported
+        /// activityStart/End sent while the server's activity detection is on.
+        case activityWithServerVAD
+        /// 1007: a message the server calls invalid.
+        case invalidMessage
+        /// 1008 for another reason.
+        case sessionRefused
+        case messageTooLarge
+        /// Another fatal close code.
+        case closed
+        /// A retryable close (the socket dropped, 1011, 1013 …), with the server's reason.
+        case connectionLost(detail: String)
+        case unreachable(host: String)
+        case upgradeRefused
+        case tls
+        case timedOut
+        case configuration
     }
 
     public var code: UInt16?
     public var headline: String
-    /// What to check outside the client (flags, keys, network); may be empty.
-    public var hint: String
-    public var remedy: Remedy?
+    public var reason: Reason
+    /// Reconnecting gave up after this many attempts (the headline says so too).
+    public var gaveUpAfter: Int?
 
-    public init(code: UInt16?, headline: String, hint: String, remedy: Remedy? = nil) {
+    public init(code: UInt16?, headline: String, reason: Reason, gaveUpAfter: Int? = nil) {
         self.code = code
         self.headline = headline
-        self.hint = hint
-        self.remedy = remedy
+        self.reason = reason
+        self.gaveUpAfter = gaveUpAfter
     }
 
-    public var description: String { hint.isEmpty ? headline : "\(headline) — \(hint)" }
+    public var description: String { headline }
 }
 
 public enum CloseCodes {
@@ -45,41 +64,37 @@ public enum CloseCodes {
         }
     }
 
-    /// Words a fatal close for the user. `apiVersion` and `model` make the hint concrete.
+    /// Classifies a fatal close. The server's reason is only known as text, so this is the one
+    /// place that reads it (the Live API sends no structured error on close).
     public static func failure(code: UInt16, reason: String, apiVersion: String, model: String) -> SessionFailure {
         let r = reason.lowercased()
         let short = reason.isEmpty ? "" : ": \(reason.prefix(90))"
         if r.contains("not found for api version") || (r.contains("models/") && r.contains("not found")) {
             return SessionFailure(code: code, headline: "model not found for \(apiVersion)",
-                                  hint: "try --api-version v1alpha or another --model (now \(model))")
+                                  reason: .modelNotFound(apiVersion: apiVersion, model: model))
         }
         if r.contains("session not found") {
-            return SessionFailure(code: code, headline: "the resumption handle is no longer valid",
-                                  hint: "", remedy: .newSession)
+            return SessionFailure(code: code, headline: "the resumption handle is no longer valid", reason: .handleExpired)
         }
         if r.contains("api key") || r.contains("unregistered callers") || r.contains("permission") {
-            return SessionFailure(code: code, headline: "the server refused the API key\(short)",
-                                  hint: "check GEMINI_API_KEY / GOOGLE_API_KEY or the config file's api_key")
+            return SessionFailure(code: code, headline: "the server refused the API key\(short)", reason: .keyRefused)
         }
         if r.contains("location is not supported") {
-            return SessionFailure(code: code, headline: "the API is not available from this location",
-                                  hint: "use Vertex AI (--vertex --project P --location L) or the emulator")
+            return SessionFailure(code: code, headline: "the API is not available from this location", reason: .locationUnsupported)
         }
         if r.contains("activity") && r.contains("automatic") {
             return SessionFailure(code: code, headline: "push-to-talk messages sent while server VAD is on",
-                                  hint: "use --ptt to disable automatic activity detection")
+                                  reason: .activityWithServerVAD)
         }
         switch code {
         case 1007:
-            return SessionFailure(code: code, headline: "the server rejected a message as invalid\(short)",
-                                  hint: "check --model, --api-version and the setup options in the config")
+            return SessionFailure(code: code, headline: "the server rejected a message as invalid\(short)", reason: .invalidMessage)
         case 1008:
-            return SessionFailure(code: code, headline: "the server refused the session\(short)",
-                                  hint: "check the key, --model and --api-version")
+            return SessionFailure(code: code, headline: "the server refused the session\(short)", reason: .sessionRefused)
         case 1009:
-            return SessionFailure(code: code, headline: "a message was too large for the server", hint: "")
+            return SessionFailure(code: code, headline: "a message was too large for the server", reason: .messageTooLarge)
         default:
-            return SessionFailure(code: code, headline: "connection closed with code \(code)\(short)", hint: "")
+            return SessionFailure(code: code, headline: "connection closed with code \(code)\(short)", reason: .closed)
         }
     }
 }

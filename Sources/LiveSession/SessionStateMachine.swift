@@ -229,7 +229,8 @@ public struct SessionStateMachine: Sendable {
                 return [.fail(f)]
             }
             let headline = code == CloseCodes.abnormal ? "connection lost" : "connection closed (\(code))"
-            return retry(lastFailure: SessionFailure(code: code, headline: headline, hint: reason), random: random)
+            return retry(lastFailure: SessionFailure(code: code, headline: headline, reason: .connectionLost(detail: reason)),
+                         random: random)
         case .disconnected, .closed:
             return []   // a late close of an abandoned socket
         }
@@ -241,7 +242,7 @@ public struct SessionStateMachine: Sendable {
         if attempt > limit {
             let f = SessionFailure(code: lastFailure.code,
                                    headline: "gave up after \(limit) reconnect attempts: \(lastFailure.headline)",
-                                   hint: "check --endpoint and the network", remedy: .reconnect)
+                                   reason: lastFailure.reason, gaveUpAfter: limit)
             state = .closed(f)
             return [.fail(f)]
         }

@@ -55,21 +55,18 @@ public enum TransportError: Error, Hashable, Sendable, CustomStringConvertible {
     public var failure: SessionFailure {
         switch self {
         case .unreachable(let host, let d):
-            SessionFailure(code: nil, headline: "cannot reach \(host) (\(d))",
-                           hint: "check --endpoint, or unset it to use the embedded emulator")
+            SessionFailure(code: nil, headline: "cannot reach \(host) (\(d))", reason: .unreachable(host: host))
         case .upgradeRefused(let d):
-            SessionFailure(code: nil, headline: "the server refused the WebSocket upgrade (\(d))",
-                           hint: "check --endpoint's path and --api-version")
+            SessionFailure(code: nil, headline: "the server refused the WebSocket upgrade (\(d))", reason: .upgradeRefused)
         case .tls(let d):
-            SessionFailure(code: nil, headline: "TLS failed (\(d))",
-                           hint: "for a private CA pass --ca-file FILE.pem")
+            SessionFailure(code: nil, headline: "TLS failed (\(d))", reason: .tls)
         case .configuration(let d):
-            SessionFailure(code: nil, headline: d, hint: "")
+            SessionFailure(code: nil, headline: d, reason: .configuration)
         case .timedOut(let step, let after):
             SessionFailure(code: nil,
                            headline: step == "setup" ? "the server did not complete setup within \(Deadlines.seconds(after))"
                                                      : "no answer from the server within \(Deadlines.seconds(after))",
-                           hint: "check --endpoint and the network (a proxy or captive portal may be holding the connection)")
+                           reason: .timedOut)
         }
     }
 

@@ -162,7 +162,6 @@ func shortArgs(_ v: JSONValue) -> String {
 private func clean(_ f: SessionFailure) -> SessionFailure {
     var f = f
     f.headline = ScreenText.sanitize(f.headline)
-    f.hint = ScreenText.sanitize(f.hint)
     return f
 }
 

@@ -14,7 +14,10 @@ public enum Wording {
         case .state(let s, _):
             var line = "[state] \(clean(s.description, limit: 2_000))"
             if s == .connected { line += " (\(endpointKind))" }
-            if case .closed(let f?) = s, let remedy = f.remedy { line += " — \(self.remedy(remedy, face: .line))" }
+            if case .closed(let f?) = s {
+                let h = hint(f, face: .line)
+                if !h.isEmpty { line += " — \(h)" }
+            }
             return line
         case .turn(let t):
             return "\(t.role == .user ? "you" : "model")> \(clean(t.text))\(t.interrupted ? " [interrupted]" : "")"
@@ -79,20 +82,39 @@ public enum Wording {
         }
     }
 
-    /// What the user can do about a failure, in the words of `face`.
-    public static func remedy(_ r: SessionFailure.Remedy, face: FaceKind) -> String {
-        switch (r, face) {
-        case (.newSession, .screen): "press r for a new session"
-        case (.newSession, .line): "/reset starts a new session"
-        case (.reconnect, .screen): "press d to try again"
-        case (.reconnect, .line): "/connect tries again"
-        }
-    }
-
-    /// A failure's hint for `face`: the core's hint plus the face's remedy.
+    /// What to do about a failure, in the words of `face`: keys on the screen, slash commands
+    /// and flags in line mode (the CLI).
     public static func hint(_ f: SessionFailure, face: FaceKind) -> String {
-        let parts = [f.hint, f.remedy.map { remedy($0, face: face) } ?? ""].filter { !$0.isEmpty }
-        return clean(parts.joined(separator: "; "), limit: 500)
+        let screen = face == .screen
+        var h: String = switch f.reason {
+        case .modelNotFound(_, let model):
+            screen ? "try another model or API version (now \(model)): quit with q and start livetalk with them"
+                   : "try --api-version v1alpha or another --model (now \(model))"
+        case .handleExpired: screen ? "press r for a new session" : "/reset starts a new session"
+        case .keyRefused: "check GEMINI_API_KEY / GOOGLE_API_KEY or the config file's api_key"
+        case .locationUnsupported:
+            screen ? "use Vertex AI or the emulator (quit with q and start livetalk with them)"
+                   : "use Vertex AI (--vertex --project P --location L) or the emulator"
+        case .activityWithServerVAD: screen ? "press v for push-to-talk" : "/mode ptt switches to push-to-talk (or start with --ptt)"
+        case .invalidMessage:
+            screen ? "check the model, the API version and the setup options in the config file"
+                   : "check --model, --api-version and the setup options in the config"
+        case .sessionRefused: screen ? "check the key, the model and the API version" : "check the key, --model and --api-version"
+        case .messageTooLarge, .closed, .configuration: ""
+        case .connectionLost(let detail): clean(detail, limit: 200)
+        case .unreachable:
+            screen ? "check the endpoint and the network" : "check --endpoint, or unset it to use the embedded emulator"
+        case .upgradeRefused: screen ? "check the endpoint's path and the API version" : "check --endpoint's path and --api-version"
+        case .tls: screen ? "for a private CA, start livetalk with its CA file" : "for a private CA pass --ca-file FILE.pem"
+        case .timedOut:
+            screen ? "check the endpoint and the network (a proxy or captive portal may be holding the connection)"
+                   : "check --endpoint and the network (a proxy or captive portal may be holding the connection)"
+        }
+        if f.gaveUpAfter != nil {
+            let again = screen ? "press d to try again" : "/connect tries again"
+            h = h.isEmpty ? again : "\(h); \(again)"
+        }
+        return clean(h, limit: 500)
     }
 
     public static func duration(_ d: Duration) -> String {

@@ -194,7 +194,7 @@ struct SessionEmulatorTests {
         let f = try #require(await r.events.failure)
         #expect(f.code == 1007)
         #expect(f.headline.contains("invalid"))
-        #expect(!f.hint.isEmpty)
+        #expect(f.reason == .invalidMessage)
     }
 
     @Test func unknownModelIsFatal1008WithHint() async throws {
@@ -207,7 +207,7 @@ struct SessionEmulatorTests {
         let f = try #require(await r.events.failure)
         #expect(f.code == 1008)
         #expect(f.headline == "model not found for v1beta")
-        #expect(f.hint.contains("--api-version v1alpha or another --model"))
+        #expect(f.reason == .modelNotFound(apiVersion: "v1beta", model: "models/no-such-model"))
         #expect(await h.stats.setups == 0)
     }
 

@@ -61,7 +61,8 @@ struct StateMachineTests {
         let last = m.socketClosed(code: 1011, reason: "Internal error", random: 0)
         guard case .fail(let f)? = last.first else { Issue.record("expected fail"); return }
         #expect(f.headline.contains("gave up after 3"))
-        #expect(!f.hint.isEmpty)
+        #expect(f.gaveUpAfter == 3)
+        #expect(f.reason == .connectionLost(detail: "Internal error"))
         #expect(m.state == .closed(f))
     }
 
@@ -157,13 +158,13 @@ struct StateMachineTests {
         let a = m.socketClosed(code: 1008, reason: "models/nope is not found for API version v1beta, or is not supported", random: 0)
         guard case .fail(let f)? = a.first else { Issue.record(); return }
         #expect(f.headline == "model not found for v1beta")
-        #expect(f.hint.contains("--api-version v1alpha"))
+        #expect(f.reason == .modelNotFound(apiVersion: "v1beta", model: m.model))
     }
 
     @Test func connectFailureRetriesOnlyWhenRetryable() {
         var m = SessionStateMachine()
         _ = m.connectRequested()
-        let f = SessionFailure(code: nil, headline: "x", hint: "")
+        let f = SessionFailure(code: nil, headline: "x", reason: .closed)
         guard case .reconnect? = m.connectFailed(failure: f, retryable: true, random: 0).first else { Issue.record(); return }
         _ = m.reconnectTimerFired(attempt: 1)
         #expect(m.connectFailed(failure: f, retryable: false, random: 0) == [.fail(f)])
@@ -225,7 +226,7 @@ struct CloseCodeTests {
 struct R22StateMachineTests {
     @Test func testR22_aStaleBackoffTimerDoesNotOpenASecondSocket() {
         var m = connectedMachine()
-        let f = SessionFailure(code: nil, headline: "x", hint: "")
+        let f = SessionFailure(code: nil, headline: "x", reason: .closed)
         // The connection drops: back-off #1 is armed for attempt 1.
         #expect(m.socketClosed(code: 1006, reason: "", random: 0) == [.reconnect(after: .milliseconds(100), attempt: 1)])
         // The user reconnects by hand during the back-off: a socket opens at once …

@@ -90,11 +90,26 @@ struct CommandTests {
     }
 
     @Test func failureRemediesAreWordedPerFace() {
-        let f = SessionFailure(code: 1008, headline: "the resumption handle is no longer valid", hint: "", remedy: .newSession)
+        let f = SessionFailure(code: 1008, headline: "the resumption handle is no longer valid", reason: .handleExpired)
         #expect(Wording.hint(f, face: .screen) == "press r for a new session")
         #expect(Wording.hint(f, face: .line) == "/reset starts a new session")
         let line = Wording.line(.state(.closed(f), handleHeld: false), endpointKind: "emulator") ?? ""
         #expect(line.hasSuffix("/reset starts a new session"))
         #expect(!line.contains("press"))
+        // A hint naming a flag is for the CLI only; one naming a key for the screen only.
+        let model = SessionFailure(code: 1008, headline: "model not found for v1beta", reason: .modelNotFound(apiVersion: "v1beta", model: "m"))
+        #expect(Wording.hint(model, face: .line).contains("--api-version v1alpha"))
+        #expect(!Wording.hint(model, face: .screen).contains("--"))
+        let gaveUp = SessionFailure(code: nil, headline: "gave up after 3 reconnect attempts: cannot reach h", reason: .unreachable(host: "h"),
+                                    gaveUpAfter: 3)
+        #expect(Wording.hint(gaveUp, face: .screen) == "check the endpoint and the network; press d to try again")
+        #expect(Wording.hint(gaveUp, face: .line) == "check --endpoint, or unset it to use the embedded emulator; /connect tries again")
+        for reason: SessionFailure.Reason in [.modelNotFound(apiVersion: "v", model: "m"), .handleExpired, .keyRefused, .locationUnsupported,
+                                              .activityWithServerVAD, .invalidMessage, .sessionRefused, .unreachable(host: "h"),
+                                              .upgradeRefused, .tls, .timedOut] {
+            let f = SessionFailure(code: nil, headline: "x", reason: reason)
+            #expect(!Wording.hint(f, face: .screen).contains("--"), "\(reason)")
+            #expect(!Wording.hint(f, face: .line).contains("press "), "\(reason)")
+        }
     }
 }

@@ -144,7 +144,7 @@ struct RenderTests {
     static func fatal(_ w: Int, _ h: Int) -> AppModel {
         scene(w, h) { m in
             feed(&m, [.state(.closed(SessionFailure(code: 1008, headline: "model not found for v1beta",
-                                                    hint: "try --api-version v1alpha or another --model (now models/x)")),
+                                                    reason: .modelNotFound(apiVersion: "v1beta", model: "models/x"))),
                              handleHeld: false)])
         }
     }
@@ -168,7 +168,8 @@ struct RenderTests {
         #expect(i.contains("Once upon a …") && i.contains("[interrupted]"))   // a quarter of the audio was heard
         #expect(!i.contains("loved the sea"))
         let f = render(Self.fatal(80, 24)).rows.joined(separator: "\n")
-        #expect(f.contains("● CLOSED") && f.contains("model not found for") && f.contains("--api-version"))
+        #expect(f.contains("● CLOSED") && f.contains("model not found for") && f.contains("try another model"))
+        #expect(!f.contains("--api-version"), "the screen's hint names keys, never flags")
     }
 
     @Test func helpOverlayIsGeneratedFromTheKeymap() {

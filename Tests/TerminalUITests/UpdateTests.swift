@@ -104,7 +104,7 @@ struct UpdateTests {
         m.now = Date(timeIntervalSince1970: 100)
         feed(&m, [.goAway(timeLeft: .seconds(30))])
         #expect(m.goAwayDeadline == Date(timeIntervalSince1970: 130))
-        feed(&m, [.state(.closed(SessionFailure(code: 1007, headline: "h", hint: "x")), handleHeld: false)])
+        feed(&m, [.state(.closed(SessionFailure(code: 1007, headline: "h", reason: .invalidMessage)), handleHeld: false)])
         #expect(m.lastError?.headline == "h")
     }
 }
