@@ -3,7 +3,7 @@
 // Target shape: see ../shared/ARCHITECTURE.md (mirrored in README "Layout").
 import PackageDescription
 
-let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6), .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
 
 let package = Package(
     name: "livetalk",
@@ -66,6 +66,7 @@ let package = Package(
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
@@ -106,7 +107,8 @@ let package = Package(
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "LiveSession", "LiveProtocol", "AudioCore"],
                     exclude: ["Snapshots"], swiftSettings: swift6),
         .testTarget(name: "PulseAudioTests", dependencies: ["PulseAudio", "AudioCore", "CPulseSimple"], swiftSettings: swift6),
-        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol", "Speech"], swiftSettings: swift6),
+        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol", "Speech",
+                                                          .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swift6),
         .testTarget(name: "SpeechTests", dependencies: ["Speech", "AudioCore"], swiftSettings: swift6),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [

@@ -1,6 +1,7 @@
 import Foundation
 import LiveSession
 import TerminalUI
+import LiveProtocol
 
 /// How the user sees and drives the conversation. Both faces reduce into the same `AppModel`
 /// through `update`; a face only turns its input into events and shows the model.

@@ -10,6 +10,7 @@ import Speech
 import NIOCore
 import NIOSSL
 import NIOWebSocket
+import NIOFoundationEssentialsCompat
 
 /// Why the emulator could not start, worded for the user.
 public enum EmulatorError: Error, CustomStringConvertible, Sendable {

@@ -1,5 +1,6 @@
 import App
 import Foundation
+import TerminalUI
 
 /// `config.toml` and theme files, read as `FileConfig.load` and `ThemeLoader.load` read them:
 /// only valid UTF-8 reaches the parser.

@@ -1,6 +1,7 @@
 import AudioCore
 import Foundation
 import LiveSession
+import LiveProtocol
 
 public enum Layout {
     public static let minWidth = 80

@@ -3,6 +3,7 @@ import LiveProtocol
 import Speech
 import Testing
 @testable import Emulator
+import NIOCore
 
 /// Waits (bounded) until `check` holds; fails the test with `what` otherwise. A hang guard, not a speed check.
 func eventually(_ what: String, seconds: Double = 60, _ check: @Sendable () async -> Bool) async throws {

@@ -2,6 +2,7 @@ import App
 import Foundation
 import Testing
 import TerminalUI
+import LiveSession
 
 /// R18 and R20 on the App side: the built-in theme, private files, and a config holding a secret.
 struct AppFilesTests {

@@ -7,6 +7,7 @@ import TerminalUI
 import Testing
 import TestSupport
 import WebSocketTransport
+import Emulator
 
 /// Collects what a face printed (thread-safe) and lets a test wait for a line.
 final class Printed: @unchecked Sendable {

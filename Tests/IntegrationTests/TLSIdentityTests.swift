@@ -4,6 +4,7 @@ import LiveSession
 import Testing
 import TestSupport
 import WebSocketTransport
+import Emulator
 
 /// R19: for an IP-literal endpoint the certificate must name that IP address. A certificate for
 /// "localhost" (mkcert's, any local CA's) must not pass for every IP. Real TLS over loopback

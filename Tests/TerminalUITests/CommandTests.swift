@@ -2,6 +2,7 @@ import Foundation
 import LiveSession
 import Testing
 @testable import TerminalUI
+import LiveProtocol
 
 /// Every key of the screen has a slash command, and both reach `update` as the same command.
 struct CommandTests {
