@@ -11,6 +11,12 @@ public final class RecordingBackend: TerminalBackend, @unchecked Sendable {
     private let lock = NSLock()
     // Guarded by `lock`:
     private var screens: [Screen] = []
+    /// Guarded by `lock`: the text of every screen kept, and how many were dropped from the front.
+    private var texts: [String] = []
+    private var droppedScreens = 0
+    /// Guarded by `lock`: where the next wait starts in the history (absolute index): the first
+    /// screen after the last key, or the screen the last wait matched, whichever is later.
+    private var cursor = 0
     private var stopped = 0
     private var waiters: [(id: Int, check: @Sendable (String) -> Bool, cont: CheckedContinuation<Bool, Never>)] = []
     private var nextId = 0
@@ -28,9 +34,16 @@ public final class RecordingBackend: TerminalBackend, @unchecked Sendable {
         let text = screen.rows.joined(separator: "\n")
         let ready: [CheckedContinuation<Bool, Never>] = lock.withLock {
             screens.append(screen)
-            if screens.count > Self.maxScreens { screens.removeFirst(screens.count - Self.maxScreens) }
+            texts.append(text)
+            if screens.count > Self.maxScreens {
+                let n = screens.count - Self.maxScreens
+                screens.removeFirst(n)
+                texts.removeFirst(n)
+                droppedScreens += n
+            }
             let hit = waiters.filter { $0.check(text) }
             waiters.removeAll { w in hit.contains { $0.id == w.id } }
+            if !hit.isEmpty { cursor = droppedScreens + screens.count - 1 }
             return hit.map(\.cont)
         }
         for c in ready { c.resume(returning: true) }
@@ -48,7 +61,10 @@ public final class RecordingBackend: TerminalBackend, @unchecked Sendable {
     public var lastScreen: String { lock.withLock { screens.last?.rows.joined(separator: "\n") ?? "" } }
     public var screenCount: Int { lock.withLock { screens.count } }
 
-    public func press(_ keys: Key...) { for k in keys { inputContinuation.yield(.key(k)) } }
+    public func press(_ keys: Key...) {
+        lock.withLock { cursor = droppedScreens + screens.count }
+        for k in keys { inputContinuation.yield(.key(k)) }
+    }
 
     /// `i`, the text, Enter: a typed message.
     public func type(_ text: String) {
@@ -59,15 +75,15 @@ public final class RecordingBackend: TerminalBackend, @unchecked Sendable {
 
     public func resize(_ width: Int, _ height: Int) { inputContinuation.yield(.resize(width: width, height: height)) }
 
-    /// Waits until a screen shown satisfies `check` (the last one is checked first); a hang guard, not a speed check.
+    /// Waits until a screen shown since the last key (or the last screen before it) satisfies
+    /// `check`: a state that showed briefly (INTERRUPTED) is not missed by a slow test. A hang
+    /// guard, not a speed check.
     @discardableResult
     public func waitForScreen(_ what: String, seconds: Double = 60, _ check: @escaping @Sendable (String) -> Bool) async throws -> String {
-        let id: Int? = lock.withLock {
-            if let last = screens.last, check(last.rows.joined(separator: "\n")) { return nil }
+        let id: Int = lock.withLock {
             nextId += 1
             return nextId
         }
-        guard let id else { return lastScreen }
         let timer = Task { [weak self] in
             try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
             self?.expire(id)
@@ -75,7 +91,12 @@ public final class RecordingBackend: TerminalBackend, @unchecked Sendable {
         defer { timer.cancel() }
         let ok = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
             let resumeNow: Bool = lock.withLock {
-                if let last = screens.last, check(last.rows.joined(separator: "\n")) { return true }
+                // From the screen at the cursor (or the one before it, still on screen when the key came).
+                let from = min(max(0, cursor - droppedScreens - 1), texts.count)
+                if let i = texts[from...].firstIndex(where: check) {
+                    cursor = droppedScreens + i
+                    return true
+                }
                 waiters.append((id, check, c))
                 return false
             }
