@@ -144,7 +144,7 @@ public final class ClientRuntime: Sendable {
         }
         if let folder = plan.writers.record {
             let path = folder.isEmpty ? SessionRecording.defaultFolder(base: plan.recordingsFolder) : folder
-            do { o.recording.set(try SessionRecording(folder: path, title: title(pushToTalk: plan.settings.pushToTalk))) } catch {
+            do { o.recording.set(try SessionRecording(folder: path, title: Self.title(plan, pushToTalk: plan.settings.pushToTalk))) } catch {
                 throw .unwritable(flag: "--record", path: error.path, reason: error.reason)
             }
         }
@@ -164,7 +164,8 @@ public final class ClientRuntime: Sendable {
         }
     }
 
-    func title(pushToTalk: Bool) -> String {
+    /// The recording's title line.
+    static func title(_ plan: ClientPlan, pushToTalk: Bool) -> String {
         "Model `\(plan.settings.model)`, \(pushToTalk ? "push-to-talk" : "voice detection")."
     }
 
@@ -173,269 +174,21 @@ public final class ClientRuntime: Sendable {
     private func converse(_ o: Opened) async -> Int32 {
         let logger = Logger(label: "livetalk")
         let endpoint: Endpoint
-        var endpointKind: String
+        let kind: String
         switch plan.target {
-        case .endpoint(let e):
-            endpoint = e
-            endpointKind = e.kind.rawValue
+        case .endpoint(let e): (endpoint, kind) = (e, e.kind.rawValue)
         case .embeddedEmulator(let version):
             guard let emulator = o.emulator, let e = try? emulator.endpoint(apiVersion: version) else {
-                edges.err("livetalk: " + ClientWording.problem(.emulatorFailed(reason: "no endpoint")))
                 o.terminal?.stop()
+                edges.err("livetalk: " + ClientWording.problem(.emulatorFailed(reason: "no endpoint")))
                 return ExitStatus.startFailed
             }
-            endpoint = e
-            endpointKind = "emulator"
+            (endpoint, kind) = (e, "emulator")
             logger.info("no API key set: using the embedded emulator at \(emulator.url)")
         }
         logger.info("endpoint \(endpoint.redactedDescription) model \(plan.settings.model)")
-        let face: any Face = o.terminal.map { ScreenFace(backend: $0) as any Face } ?? LineFace(edges: edges, endpointKind: endpointKind)
-        let setup = Settings.setup(plan.settings, endpoint: endpoint, system: o.system)
-        let session = Session(
-            config: SessionConfig(endpoint: endpoint, setup: setup, apiVersion: plan.apiVersion, deadlines: plan.deadlines),
-            transport: edges.transport(plan.deadlines, plan.settings.caFile),
-            tools: ToolRegistry.builtins(timerScheduling: plan.settings.nonBlockingScheduling))
-
-        let audioOpening = edges.openAudio(plan.audio, o.inputWav.isEmpty)
-        if let why = audioOpening.offReason { o.notices.append(.audioOff(reason: why)) }
-        let recording = o.recording
-        let bridge = audioOpening.device.map {
-            AudioBridge(session: session, device: $0, mode: plan.settings.pushToTalk ? .pushToTalk : .vad,
-                        micTap: { samples in recording.current?.microphone(samples, rate: 16000) })
-        }
-        for n in o.notices {
-            logger.notice("\(ClientWording.notice(n))")
-            if face.kind == .line { edges.err("livetalk: " + ClientWording.notice(n)) }
-        }
-
-        // Whatever ends the process early (a second Ctrl-C, a close that hangs) still restores
-        // the terminal and leaves every file with a correct header.
-        let terminal = o.terminal
-        let transcript = o.transcript
-        let outputWav = o.outputWav
-        let finalizer = edges.shutdown.addFinalizer {
-            terminal?.stop()
-            recording.finish()
-            transcript?.close()
-            outputWav?.close()
-        }
-        defer { edges.shutdown.remove(finalizer) }
-
-        var model = AppModel()
-        model.face = face.kind
-        model.theme = o.theme
-        model.modelName = plan.settings.model
-        model.endpointKind = endpointKind
-        model.pushToTalk = plan.settings.pushToTalk
-        model.audioAvailable = bridge != nil
-        model.keyReleases = terminal?.keyReleases ?? false
-        if face.kind == .screen, let first = o.notices.first(where: { $0.showOnScreen }) {
-            model.lastWarning = ClientWording.notice(first)
-        }
-        if let r = recording.current { model.recording = RecordingMark(folder: r.folder, since: model.now) }
-
-        // One bounded queue for everything that happens.
-        let (events, queue) = AsyncStream.makeStream(of: AppEvent.self, bufferingPolicy: .bufferingOldest(Self.maxQueuedEvents))
-        let dropped = self.dropped
-        let sink = EventSink { e in if case .dropped = queue.yield(e) { dropped.add() } }
-        var tasks: [Task<Void, Never>] = []
-        let device = bridge?.device
-        // The session's events: audio and files first (no hop), then the loop. It runs until the
-        // session's stream ends, after `quit`, so the last events reach the face and the files.
-        let pump = Task {
-            for await e in session.events {
-                bridge?.handle(e)
-                transcript?.write(e)
-                recording.current?.record(e)
-                if case .audio(let d, _, _) = e { outputWav?.append(d) }
-                if case .purge(let turn) = e {
-                    sink.yield(.purged(turn: turn, playedSamples: device?.playedSamples(turn: turn)))
-                }
-                sink.yield(.session(e))
-            }
-            sink.yield(.sessionEnded)
-        }
-        tasks += face.start(sink)
-        tasks.append(Task {
-            while !Task.isCancelled {
-                sink.yield(.tick(Date()))
-                recording.current?.flush()
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-        })
-        if let device, face.kind == .screen {
-            tasks.append(Task {
-                var last: (MeterReading, MeterReading)?
-                while !Task.isCancelled {
-                    let (mic, spk) = device.levels()
-                    if last.map({ $0.0 != mic || $0.1 != spk }) ?? true {
-                        sink.yield(.levels(mic: mic, speaker: spk))
-                        last = (mic, spk)
-                    }
-                    try? await Task.sleep(for: .milliseconds(33))
-                }
-            })
-        }
-        if let news = audioOpening.news {
-            tasks.append(Task { for await n in news { sink.yield(.notice(n)) } })
-        }
-        let signals = edges.shutdown.requests
-        tasks.append(Task { for await _ in signals { sink.yield(.signal); return } })
-
-        if bridge != nil { await bridge?.startMicrophone() }
-        await session.connect()
-        face.present(.tick(model.now), effects: [], model: model)
-
-        var loop = Loop(plan: plan, inputWav: o.inputWav)
-        var ending: Ending = .quit
-        run: for await event in events {
-            let effects: [Effect]
-            switch event {
-            case .signal:
-                ending = .signal
-                break run
-            case .sessionEnded:
-                ending = .sessionEnded
-                break run
-            case .line(let text):
-                loop.enqueue(text, dropped: dropped)
-                effects = []
-            case .inputEnded:
-                loop.inputEnded = true
-                effects = []
-            default:
-                effects = update(&model, event)
-            }
-            face.present(event, effects: effects, model: model)
-            if await perform(effects, model: &model, face: face, session: session, bridge: bridge, recording: recording, sink: sink) {
-                break run
-            }
-            // `--input-wav` (both faces): the file is the microphone once the session is live.
-            if loop.wavDue(model: model) {
-                model.repliesAwaited += 1
-                tasks.append(streamInputWav(o.inputWav, session: session, recording: recording))
-            }
-            // Line mode: feed the next line when its turn has come; end at EOF once all is answered.
-            if face.kind == .line {
-                switch loop.next(model: model) {
-                case .wait: break
-                case .line(let input):
-                    let effects = update(&model, .lineInput(input))
-                    face.present(.lineInput(input), effects: effects, model: model)
-                    if await perform(effects, model: &model, face: face, session: session, bridge: bridge, recording: recording, sink: sink) {
-                        break run
-                    }
-                case .done:
-                    break run
-                case .noReply:
-                    face.present(.notice(.noReply(after: plan.replyTimeout)), effects: [], model: model)
-                    ending = .noReply
-                    break run
-                case .ended:
-                    ending = .sessionEnded
-                    break run
-                }
-            }
-        }
-
-        // The end, in one order: the terminal, audio, the session, the files.
-        for t in tasks { t.cancel() }
-        face.stop()
-        if ending == .signal {
-            bridge?.device.stop()   // the user asked to go: stop speaking now
-        } else if face.kind == .line {
-            await bridge?.finish()  // let the last reply finish playing
-        } else {
-            bridge?.device.stop()
-        }
-        await session.quit()   // bounded by the close deadline
-        // The last events (the last turn, CLOSED) reach the face and the files before they close.
-        if ending != .sessionEnded {
-            let guardTimer = Task {
-                try? await Task.sleep(for: .seconds(3))
-                sink.yield(.sessionEnded)   // never wait for ever on a session that does not end its stream
-            }
-            for await event in events {
-                if case .sessionEnded = event { break }
-                if case .session = event {
-                    let effects = update(&model, event)
-                    face.present(event, effects: effects, model: model)
-                }
-            }
-            guardTimer.cancel()
-        }
-        pump.cancel()
-        if let r = recording.take() { r.finish() }
-        transcript?.close()
-        outputWav?.close()
-        o.emulator?.stop()
-        switch ending {
-        case .signal: return ExitStatus.interrupted
-        case .noReply: return ExitStatus.sessionFailed
-        case .sessionEnded, .quit:
-            if face.kind == .line, model.lastError != nil { return ExitStatus.sessionFailed }
-            return ExitStatus.ok
-        }
-    }
-
-    enum Ending { case quit, signal, sessionEnded, noReply }
-
-    /// Carries out effects; true when the run should end.
-    private func perform(_ effects: [Effect], model: inout AppModel, face: any Face, session: Session, bridge: AudioBridge?,
-                         recording: RecordingSlot, sink: EventSink) async -> Bool {
-        for effect in effects {
-            switch effect {
-            case .quit: return true
-            case .sendText(let t): await session.sendText(t)
-            case .startTalking:
-                if let bridge { await bridge.pressToTalk() } else { await session.activityStart() }
-            case .stopTalking:
-                if let bridge { await bridge.releaseToTalk() } else { await session.activityEnd() }
-            case .setMuted(let m): await bridge?.setMuted(m)
-            case .switchMode(let ptt):
-                await bridge?.setMode(ptt ? .pushToTalk : .vad)
-                var setup = await session.setup
-                setup.realtimeInputConfig = Settings.realtimeInput(pushToTalk: ptt)
-                await session.reconfigure(setup)
-            case .reset: await session.reset()
-            case .disconnect: await session.disconnect()
-            case .connect: await session.connect()
-            case .toggleRecording:
-                let event: AppEvent
-                if let r = recording.take() {
-                    let seconds = r.finish()
-                    event = .recordingChanged(nil, notice: .recordingStopped(folder: r.folder, seconds: seconds))
-                } else {
-                    let path = SessionRecording.defaultFolder(base: plan.recordingsFolder)
-                    do {
-                        let r = try SessionRecording(folder: path, title: title(pushToTalk: model.pushToTalk))
-                        recording.set(r)
-                        event = .recordingChanged(RecordingMark(folder: path, since: model.now), notice: .recordingStarted(folder: path))
-                    } catch {
-                        event = .notice(.recordingFailed(reason: error.description))
-                    }
-                }
-                let more = update(&model, event)
-                face.present(event, effects: more, model: model)
-            case .notice, .showHelp:
-                break   // the face words them (`present`)
-            }
-        }
-        return false
-    }
-
-    /// `--input-wav`: the file as the microphone, 20 ms at a time in real time (bracketed by
-    /// activityStart/activityEnd under push-to-talk), then the end of the audio stream.
-    private func streamInputWav(_ samples: [Int16], session: Session, recording: RecordingSlot) -> Task<Void, Never> {
-        let ptt = plan.settings.pushToTalk
-        return Task {
-            if ptt { await session.activityStart() }
-            await PCM.paced(samples, chunk: 320, every: .milliseconds(20)) { part in
-                recording.current?.microphone(part, rate: 16000)
-                await session.sendAudio(PCM.data(part))
-            }
-            if ptt { await session.activityEnd() } else { await session.audioStreamEnd() }
-        }
+        let conversation = Conversation(plan: plan, edges: edges, opened: o, endpoint: endpoint, endpointKind: kind, dropped: dropped)
+        return await conversation.run()
     }
 }
 

@@ -1,0 +1,281 @@
+import AudioCore
+import Foundation
+import LiveProtocol
+import LiveSession
+import Logging
+import TerminalUI
+
+/// One run of the conversation, from connect to the last file closed: the session, the face,
+/// the audio bridge, the writers and every task feeding the one event queue. Only the runtime's
+/// task touches its mutable state (`model`, `tasks`, `loop`).
+final class Conversation {
+    let plan: ClientPlan
+    let edges: ClientEdges
+    let opened: ClientRuntime.Opened
+    let session: Session
+    let face: any Face
+    let bridge: AudioBridge?
+    let audio: AudioOpening
+    let events: AsyncStream<AppEvent>
+    let sink: EventSink
+    let dropped: Counter
+    var model = AppModel()
+    var tasks: [Task<Void, Never>] = []
+    var pump: Task<Void, Never>?
+    var loop: Loop
+    let logger = Logger(label: "livetalk")
+
+    enum Ending { case quit, signal, sessionEnded, noReply }
+
+    init(plan: ClientPlan, edges: ClientEdges, opened o: ClientRuntime.Opened, endpoint: Endpoint, endpointKind: String,
+         dropped: Counter) {
+        self.plan = plan
+        self.edges = edges
+        self.opened = o
+        self.dropped = dropped
+        face = o.terminal.map { ScreenFace(backend: $0) as any Face } ?? LineFace(edges: edges, endpointKind: endpointKind)
+        session = Session(
+            config: SessionConfig(endpoint: endpoint, setup: Settings.setup(plan.settings, endpoint: endpoint, system: o.system),
+                                  apiVersion: plan.apiVersion, deadlines: plan.deadlines),
+            transport: edges.transport(plan.deadlines, plan.settings.caFile),
+            tools: ToolRegistry.builtins(timerScheduling: plan.settings.nonBlockingScheduling))
+        audio = edges.openAudio(plan.audio, o.inputWav.isEmpty)
+        if let why = audio.offReason { o.notices.append(.audioOff(reason: why)) }
+        let recording = o.recording
+        let session = self.session
+        bridge = audio.device.map {
+            AudioBridge(session: session, device: $0, mode: plan.settings.pushToTalk ? .pushToTalk : .vad,
+                        micTap: { samples in recording.current?.microphone(samples, rate: 16000) })
+        }
+        // One bounded queue for everything that happens; what does not fit is dropped and counted.
+        let (events, queue) = AsyncStream.makeStream(of: AppEvent.self, bufferingPolicy: .bufferingOldest(ClientRuntime.maxQueuedEvents))
+        self.events = events
+        sink = EventSink { e in if case .dropped = queue.yield(e) { dropped.add() } }
+        loop = Loop(plan: plan, inputWav: o.inputWav)
+
+        model.face = face.kind
+        model.theme = o.theme
+        model.modelName = plan.settings.model
+        model.endpointKind = endpointKind
+        model.pushToTalk = plan.settings.pushToTalk
+        model.audioAvailable = bridge != nil
+        model.keyReleases = o.terminal?.keyReleases ?? false
+        if face.kind == .screen, let first = o.notices.first(where: { $0.showOnScreen }) {
+            model.lastWarning = ClientWording.notice(first)
+        }
+        if let r = recording.current { model.recording = RecordingMark(folder: r.folder, since: model.now) }
+    }
+
+    /// Runs to the end and returns the exit status.
+    func run() async -> Int32 {
+        for n in opened.notices {
+            logger.notice("\(ClientWording.notice(n))")
+            if face.kind == .line { edges.err("livetalk: " + ClientWording.notice(n)) }
+        }
+        // Whatever ends the process early (a second Ctrl-C, a close that hangs) still restores
+        // the terminal and leaves every file with a correct header.
+        let (terminal, recording, transcript, outputWav) = (opened.terminal, opened.recording, opened.transcript, opened.outputWav)
+        let finalizer = edges.shutdown.addFinalizer {
+            terminal?.stop()
+            recording.finish()
+            transcript?.close()
+            outputWav?.close()
+        }
+        defer { edges.shutdown.remove(finalizer) }
+
+        startSources()
+        if bridge != nil { await bridge?.startMicrophone() }
+        await session.connect()
+        face.present(.tick(model.now), effects: [], model: model)
+        let ending = await runLoop()
+        return await end(ending)
+    }
+
+    /// Every input of the loop: the session (through audio and the files first), the face,
+    /// the tick clock, levels, audio device news and signals.
+    private func startSources() {
+        let (sink, session, bridge) = (self.sink, self.session, self.bridge)
+        let (recording, transcript, outputWav) = (opened.recording, opened.transcript, opened.outputWav)
+        let device = bridge?.device
+        // Runs until the session's stream ends, after `quit`, so the last events reach the face and the files.
+        pump = Task {
+            for await e in session.events {
+                bridge?.handle(e)
+                transcript?.write(e)
+                recording.current?.record(e)
+                if case .audio(let d, _, _) = e { outputWav?.append(d) }
+                if case .purge(let turn) = e {
+                    sink.yield(.purged(turn: turn, playedSamples: device?.playedSamples(turn: turn)))
+                }
+                sink.yield(.session(e))
+            }
+            sink.yield(.sessionEnded)
+        }
+        tasks += face.start(sink)
+        tasks.append(Task {
+            while !Task.isCancelled {
+                sink.yield(.tick(Date()))
+                recording.current?.flush()
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        })
+        if let device, face.kind == .screen {
+            tasks.append(Task {
+                var last: (MeterReading, MeterReading)?
+                while !Task.isCancelled {
+                    let (mic, spk) = device.levels()
+                    if last.map({ $0.0 != mic || $0.1 != spk }) ?? true {
+                        sink.yield(.levels(mic: mic, speaker: spk))
+                        last = (mic, spk)
+                    }
+                    try? await Task.sleep(for: .milliseconds(33))
+                }
+            })
+        }
+        if let news = audio.news {
+            tasks.append(Task { for await n in news { sink.yield(.notice(n)) } })
+        }
+        let signals = edges.shutdown.requests
+        tasks.append(Task { for await _ in signals { sink.yield(.signal); return } })
+    }
+
+    /// One event at a time: update, show, carry out; then what line mode and `--input-wav` need.
+    private func runLoop() async -> Ending {
+        for await event in events {
+            let effects: [Effect]
+            switch event {
+            case .signal: return .signal
+            case .sessionEnded: return .sessionEnded
+            case .line(let text):
+                loop.enqueue(text, dropped: dropped)
+                effects = []
+            case .inputEnded:
+                loop.inputEnded = true
+                effects = []
+            default:
+                effects = update(&model, event)
+            }
+            face.present(event, effects: effects, model: model)
+            if await perform(effects) { return .quit }
+            // `--input-wav` (both faces): the file is the microphone once the session is live.
+            if loop.wavDue(model: model) {
+                model.repliesAwaited += 1
+                tasks.append(streamInputWav())
+            }
+            // Line mode: the next line when its turn has come; the end at EOF once all is answered.
+            guard face.kind == .line else { continue }
+            switch loop.next(model: model) {
+            case .wait: break
+            case .line(let input):
+                let effects = update(&model, .lineInput(input))
+                face.present(.lineInput(input), effects: effects, model: model)
+                if await perform(effects) { return .quit }
+            case .done: return .quit
+            case .noReply:
+                face.present(.notice(.noReply(after: plan.replyTimeout)), effects: [], model: model)
+                return .noReply
+            case .ended: return .sessionEnded
+            }
+        }
+        return .sessionEnded
+    }
+
+    /// The end, in one order whatever ended it: the terminal, audio, the session, the files.
+    private func end(_ ending: Ending) async -> Int32 {
+        for t in tasks { t.cancel() }
+        face.stop()
+        if ending == .signal || face.kind == .screen {
+            bridge?.device.stop()   // the user asked to go: stop speaking now
+        } else {
+            await bridge?.finish()  // line mode: let the last reply finish playing
+        }
+        await session.quit()   // bounded by the close deadline
+        // The last events (the last turn, CLOSED) reach the face and the files before they close.
+        if ending != .sessionEnded {
+            let sink = self.sink
+            let guardTimer = Task {
+                try? await Task.sleep(for: .seconds(3))
+                sink.yield(.sessionEnded)   // never wait for ever on a session that does not end its stream
+            }
+            for await event in events {
+                if case .sessionEnded = event { break }
+                if case .session = event {
+                    let effects = update(&model, event)
+                    face.present(event, effects: effects, model: model)
+                }
+            }
+            guardTimer.cancel()
+        }
+        pump?.cancel()
+        if let r = opened.recording.take() { r.finish() }
+        opened.transcript?.close()
+        opened.outputWav?.close()
+        opened.emulator?.stop()
+        switch ending {
+        case .signal: return ExitStatus.interrupted
+        case .noReply: return ExitStatus.sessionFailed
+        case .sessionEnded, .quit:
+            return face.kind == .line && model.lastError != nil ? ExitStatus.sessionFailed : ExitStatus.ok
+        }
+    }
+
+    /// Carries out effects; true when the run should end.
+    private func perform(_ effects: [Effect]) async -> Bool {
+        for effect in effects {
+            switch effect {
+            case .quit: return true
+            case .sendText(let t): await session.sendText(t)
+            case .startTalking:
+                if let bridge { await bridge.pressToTalk() } else { await session.activityStart() }
+            case .stopTalking:
+                if let bridge { await bridge.releaseToTalk() } else { await session.activityEnd() }
+            case .setMuted(let m): await bridge?.setMuted(m)
+            case .switchMode(let ptt):
+                await bridge?.setMode(ptt ? .pushToTalk : .vad)
+                var setup = await session.setup
+                setup.realtimeInputConfig = Settings.realtimeInput(pushToTalk: ptt)
+                await session.reconfigure(setup)
+            case .reset: await session.reset()
+            case .disconnect: await session.disconnect()
+            case .connect: await session.connect()
+            case .toggleRecording: toggleRecording()
+            case .notice, .showHelp:
+                break   // the face words them (`present`)
+            }
+        }
+        return false
+    }
+
+    private func toggleRecording() {
+        let event: AppEvent
+        if let r = opened.recording.take() {
+            let seconds = r.finish()
+            event = .recordingChanged(nil, notice: .recordingStopped(folder: r.folder, seconds: seconds))
+        } else {
+            let path = SessionRecording.defaultFolder(base: plan.recordingsFolder)
+            do {
+                let r = try SessionRecording(folder: path, title: ClientRuntime.title(plan, pushToTalk: model.pushToTalk))
+                opened.recording.set(r)
+                event = .recordingChanged(RecordingMark(folder: path, since: model.now), notice: .recordingStarted(folder: path))
+            } catch {
+                event = .notice(.recordingFailed(reason: error.description))
+            }
+        }
+        let more = update(&model, event)
+        face.present(event, effects: more, model: model)
+    }
+
+    /// `--input-wav`: the file as the microphone, 20 ms at a time in real time (bracketed by
+    /// activityStart/activityEnd under push-to-talk), then the end of the audio stream.
+    private func streamInputWav() -> Task<Void, Never> {
+        let (ptt, samples, session, recording) = (plan.settings.pushToTalk, opened.inputWav, session, opened.recording)
+        return Task {
+            if ptt { await session.activityStart() }
+            await PCM.paced(samples, chunk: 320, every: .milliseconds(20)) { part in
+                recording.current?.microphone(part, rate: 16000)
+                await session.sendAudio(PCM.data(part))
+            }
+            if ptt { await session.activityEnd() } else { await session.audioStreamEnd() }
+        }
+    }
+}
