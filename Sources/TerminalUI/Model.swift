@@ -97,6 +97,15 @@ public struct AppModel: Sendable {
     public var quitting = false
     /// Whether the terminal reports key releases (kitty protocol): Space is then hold-to-talk.
     public var keyReleases = false
+    /// Hold-to-talk without key releases: when Space last arrived, and whether its auto-repeat
+    /// shows it is being held (a tap toggles instead).
+    public var lastSpaceAt: Date?
+    public var holdingSpace = false
+    /// A Space this soon after the previous one is the terminal's auto-repeat (typical initial
+    /// repeat delays are 250–660 ms), so the key is held.
+    public static let holdRepeatWindow = 0.8
+    /// While held, this long with no repeat (repeats come every 30–50 ms) is the release.
+    public static let holdReleaseAfter = 0.3
     /// Which face shows this model (notices are worded for it).
     public var face: FaceKind = .screen
     /// The recording in progress (status line mark and elapsed time).

@@ -12,6 +12,12 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
         return []
     case .tick(let now):
         m.now = now
+        // Hold-to-talk inferred from auto-repeat: no repeat for `holdReleaseAfter` is the release.
+        if m.holdingSpace, m.talking, let last = m.lastSpaceAt, now.timeIntervalSince(last) > AppModel.holdReleaseAfter {
+            m.holdingSpace = false
+            m.talking = false
+            return [.stopTalking]
+        }
         return []
     case .levels(let mic, let speaker):
         m.mic = mic
@@ -221,6 +227,17 @@ private func key(_ m: inout AppModel, _ k: Key) -> [Effect] {
     switch action {
     case .talk:
         if m.keyReleases, m.pushToTalk, m.talking { return [] }   // auto-repeat while held
+        if !m.keyReleases, m.pushToTalk {
+            // No key releases: a Space soon after the last one is the terminal's auto-repeat, so
+            // Space is being held; the talk then ends when the repeats stop (see `.tick`).
+            let repeated = m.lastSpaceAt.map { m.now.timeIntervalSince($0) < AppModel.holdRepeatWindow } ?? false
+            m.lastSpaceAt = m.now
+            if m.talking, repeated {
+                m.holdingSpace = true
+                return []
+            }
+            m.holdingSpace = false
+        }
         return command(&m, .talk)
     case .mode: return command(&m, .mode(pushToTalk: nil))
     case .mute: return command(&m, .mute)

@@ -51,7 +51,11 @@ struct CommandTests {
         let pairs: [(Key, UserCommand)] = [(.char(" "), .talk), (.char(" "), .talk), (.char("m"), .mute), (.char("m"), .mute),
                                           (.char("R"), .record), (.char("v"), .mode(pushToTalk: nil)), (.char("d"), .toggleConnection),
                                           (.char("q"), .quit)]
+        var t = Date(timeIntervalSince1970: 1_000)
         for (k, c) in pairs {
+            t += 2   // keys seconds apart: taps, not a held key's auto-repeat
+            _ = update(&a, .tick(t))
+            _ = update(&b, .tick(t))
             #expect(update(&a, .key(k)) == update(&b, .command(c)), "\(k) / \(c)")
         }
     }

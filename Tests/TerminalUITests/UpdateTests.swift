@@ -28,9 +28,12 @@ struct UpdateTests {
 
     @Test func pushToTalkToggleAndHold() {
         var m = live(ptt: true)
+        let t0 = Date(timeIntervalSince1970: 1_000)
+        _ = update(&m, .tick(t0))
         #expect(update(&m, .key(.char(" "))) == [.startTalking])
         #expect(m.micState == .talking)
-        #expect(update(&m, .key(.char(" "))) == [.stopTalking])
+        _ = update(&m, .tick(t0 + 2))
+        #expect(update(&m, .key(.char(" "))) == [.stopTalking])   // a tap, then another tap: toggle
         m.keyReleases = true
         #expect(update(&m, .key(.char(" "))) == [.startTalking])
         #expect(update(&m, .key(.char(" "))) == [])   // auto-repeat while held
@@ -38,6 +41,30 @@ struct UpdateTests {
         var vad = live()
         #expect(update(&vad, .key(.char(" "))) == [.notice(.talkNeedsPushToTalk)])   // says how to switch
         #expect(!vad.talking)
+    }
+
+    @Test func holdToTalkInferredFromAutoRepeatWithoutKeyReleases() {
+        var m = live(ptt: true)
+        let t0 = Date(timeIntervalSince1970: 1_000)
+        _ = update(&m, .tick(t0))
+        #expect(update(&m, .key(.char(" "))) == [.startTalking])
+        // The terminal's auto-repeat: the first repeat after its initial delay, then every ~40 ms.
+        _ = update(&m, .tick(t0 + 0.5))
+        #expect(update(&m, .key(.char(" "))) == [])
+        #expect(m.holdingSpace && m.talking)
+        for i in 1...10 {
+            _ = update(&m, .tick(t0 + 0.5 + Double(i) * 0.04))
+            #expect(update(&m, .key(.char(" "))) == [])
+        }
+        // Still held 0.2 s after the last repeat; released 0.3 s after it.
+        #expect(update(&m, .tick(t0 + 0.9 + 0.2)) == [])
+        #expect(update(&m, .tick(t0 + 0.9 + 0.35)) == [.stopTalking])
+        #expect(!m.talking && !m.holdingSpace)
+        // A tap afterwards toggles as before.
+        _ = update(&m, .tick(t0 + 5))
+        #expect(update(&m, .key(.char(" "))) == [.startTalking])
+        #expect(update(&m, .tick(t0 + 6)) == [])   // a tap is not a hold: talking goes on
+        #expect(m.talking)
     }
 
     @Test func modeMuteResetConnectionQuit() {
