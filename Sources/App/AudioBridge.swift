@@ -21,13 +21,19 @@ public actor AudioBridge {
     private var pump: Task<Void, Never>?
     /// Sees every microphone chunk sent to the session (16 kHz), e.g. for a recording.
     private let micTap: (@Sendable ([Int16]) -> Void)?
+    /// Under voice detection, told when the user stops speaking (the last voiced moment), for
+    /// latency figures; a local energy detector listens to what is sent.
+    private let onSpeechEnd: (@Sendable (ContinuousClock.Instant) -> Void)?
+    private var vad = EnergyVAD()
 
     public init(session: Session, device: any AudioDevice, mode: MicGate.Mode,
-                micTap: (@Sendable ([Int16]) -> Void)? = nil) {
+                micTap: (@Sendable ([Int16]) -> Void)? = nil,
+                onSpeechEnd: (@Sendable (ContinuousClock.Instant) -> Void)? = nil) {
         self.session = session
         self.device = device
         self.gate = MicGate(mode: mode)
         self.micTap = micTap
+        self.onSpeechEnd = onSpeechEnd
     }
 
     /// Starts sending the microphone (through the gate) to the session.
@@ -40,7 +46,14 @@ public actor AudioBridge {
     }
 
     private func microphone(_ chunk: CaptureChunk) async {
-        await perform(gate.chunk(), audio: chunk.samples)
+        let outputs = gate.chunk()
+        if let onSpeechEnd, outputs.contains(.sendAudio), gate.mode == .vad {
+            for case .speechEnded in vad.process(chunk.samples) {
+                // Committed after the silence window: the speech itself ended that much earlier.
+                onSpeechEnd(chunk.capturedAt - .milliseconds(vad.silenceDurationMs))
+            }
+        }
+        await perform(outputs, audio: chunk.samples)
     }
 
     private func perform(_ outputs: [MicGate.Output], audio: [Int16] = []) async {

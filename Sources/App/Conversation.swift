@@ -43,14 +43,16 @@ final class Conversation {
         if let why = audio.offReason { o.notices.append(.audioOff(reason: why)) }
         let recording = o.recording
         let session = self.session
-        bridge = audio.device.map {
-            AudioBridge(session: session, device: $0, mode: plan.settings.pushToTalk ? .pushToTalk : .vad,
-                        micTap: { samples in recording.current?.microphone(samples, rate: 16000) })
-        }
         // One bounded queue for everything that happens; what does not fit is dropped and counted.
         let (events, queue) = AsyncStream.makeStream(of: AppEvent.self, bufferingPolicy: .bufferingOldest(ClientRuntime.maxQueuedEvents))
         self.events = events
-        sink = EventSink { e in if case .dropped = queue.yield(e) { dropped.add() } }
+        let sink = EventSink { e in if case .dropped = queue.yield(e) { dropped.add() } }
+        self.sink = sink
+        bridge = audio.device.map {
+            AudioBridge(session: session, device: $0, mode: plan.settings.pushToTalk ? .pushToTalk : .vad,
+                        micTap: { samples in recording.current?.microphone(samples, rate: 16000) },
+                        onSpeechEnd: { at in sink.yield(.userInputEnded(at: at)) })
+        }
         loop = Loop(plan: plan, inputWav: o.inputWav)
 
         model.face = face.kind
@@ -99,7 +101,13 @@ final class Conversation {
         let device = bridge?.device
         // Runs until the session's stream ends, after `quit`, so the last events reach the face and the files.
         pump = Task {
+            var started = Set<Int>()   // model turns whose first audio was seen (the last 64)
             for await e in session.events {
+                if case .audio(_, _, let turn) = e, !started.contains(turn) {
+                    if started.count >= 64, let oldest = started.min() { started.remove(oldest) }
+                    started.insert(turn)
+                    sink.yield(.modelAudioStarted(turn: turn, at: .now))
+                }
                 bridge?.handle(e)
                 transcript?.write(e)
                 recording.current?.record(e)
@@ -157,6 +165,7 @@ final class Conversation {
             }
             face.present(event, effects: effects, model: model)
             if await perform(effects) { return .quit }
+            if case .tick = event { await checkAudible() }
             // `--input-wav` (both faces): the file is the microphone once the session is live.
             if loop.wavDue(model: model) {
                 model.repliesAwaited += 1
@@ -219,15 +228,27 @@ final class Conversation {
         }
     }
 
+    /// The turn being measured: has its first sample become audible?
+    private func checkAudible() async {
+        guard let p = model.latency.pending, let at = bridge?.device.firstAudible(turn: p.turn) else { return }
+        let event = AppEvent.modelAudible(turn: p.turn, at: at)
+        let effects = update(&model, event)
+        face.present(event, effects: effects, model: model)
+        _ = await perform(effects)
+    }
+
     /// Carries out effects; true when the run should end.
     private func perform(_ effects: [Effect]) async -> Bool {
         for effect in effects {
             switch effect {
             case .quit: return true
-            case .sendText(let t): await session.sendText(t)
+            case .sendText(let t):
+                _ = update(&model, .userInputEnded(at: .now))   // Enter: the input is complete
+                await session.sendText(t)
             case .startTalking:
                 if let bridge { await bridge.pressToTalk() } else { await session.activityStart() }
             case .stopTalking:
+                _ = update(&model, .userInputEnded(at: .now))   // the end of a push-to-talk turn
                 if let bridge { await bridge.releaseToTalk() } else { await session.activityEnd() }
             case .setMuted(let m): await bridge?.setMuted(m)
             case .switchMode(let ptt):
@@ -239,6 +260,9 @@ final class Conversation {
             case .disconnect: await session.disconnect()
             case .connect: await session.connect()
             case .toggleRecording: toggleRecording()
+            case .latency(let t):
+                opened.transcript?.write(t)
+                opened.recording.current?.record(t)
             case .notice, .showHelp:
                 break   // the face words them (`present`)
             }
@@ -268,13 +292,14 @@ final class Conversation {
     /// `--input-wav`: the file as the microphone, 20 ms at a time in real time (bracketed by
     /// activityStart/activityEnd under push-to-talk), then the end of the audio stream.
     private func streamInputWav() -> Task<Void, Never> {
-        let (ptt, samples, session, recording) = (plan.settings.pushToTalk, opened.inputWav, session, opened.recording)
+        let (ptt, samples, session, recording, sink) = (plan.settings.pushToTalk, opened.inputWav, session, opened.recording, sink)
         return Task {
             if ptt { await session.activityStart() }
             await PCM.paced(samples, chunk: 320, every: .milliseconds(20)) { part in
                 recording.current?.microphone(part, rate: 16000)
                 await session.sendAudio(PCM.data(part))
             }
+            sink.yield(.userInputEnded(at: .now))   // the file's end is the end of the input
             if ptt { await session.activityEnd() } else { await session.audioStreamEnd() }
         }
     }

@@ -103,6 +103,7 @@ final class LineFace: Face, @unchecked Sendable {
             switch effect {
             case .notice(let n): edges.out("\(Wording.tag(n)) \(Wording.notice(n, face: .line))")
             case .showHelp: for l in SlashCommands.helpLines { edges.out("[help] \(l)") }
+            case .latency(let t): edges.out("[latency] \(Wording.latency(t))")
             default: break
             }
         }

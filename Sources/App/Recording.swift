@@ -104,6 +104,9 @@ public final class SessionRecording: @unchecked Sendable {
         flush()
     }
 
+    /// A turn's latency, into the JSON lines.
+    public func record(_ latency: TurnLatency) { jsonl.write(latency) }
+
     /// Microphone samples at `rate` (16 kHz from the device or an input WAV), as they are captured.
     public func microphone(_ samples: [Int16], rate: Int) {
         guard !samples.isEmpty else { return }

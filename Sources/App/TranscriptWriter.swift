@@ -24,7 +24,18 @@ public final class TranscriptWriter: @unchecked Sendable {
     deinit { close() }
 
     public func write(_ event: SessionEvent) {
-        guard var object = Self.object(for: event) else { return }
+        guard let object = Self.object(for: event) else { return }
+        write(object: object)
+    }
+
+    /// A turn's latency (issue 11): `latency_first_byte_ms`, and `latency_audible_ms` when a speaker played it.
+    public func write(_ latency: TurnLatency) {
+        write(object: ["kind": "latency", "turn": latency.turn, "latency_first_byte_ms": latency.firstByteMs,
+                       "latency_audible_ms": latency.audibleMs.map { $0 as Any } ?? NSNull()])
+    }
+
+    private func write(object: [String: Any]) {
+        var object = object
         let now = Date()
         object["ts"] = ISO8601DateFormatter.string(from: now, timeZone: TimeZone(secondsFromGMT: 0) ?? .current,
                                                    formatOptions: [.withInternetDateTime, .withFractionalSeconds])

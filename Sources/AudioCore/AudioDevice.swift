@@ -42,6 +42,13 @@ public protocol AudioDevice: AnyObject, Sendable {
     func levels() -> (mic: MeterReading, speaker: MeterReading)
     func stats() -> AudioStats
     func stop()
+    /// When the first sample of `turn` became audible (written, plus the device's latency), if it has.
+    func firstAudible(turn: Int) -> ContinuousClock.Instant?
+}
+
+extension AudioDevice {
+    /// Devices without a speaker (files, null) never make anything audible.
+    public func firstAudible(turn: Int) -> ContinuousClock.Instant? { nil }
 }
 
 /// A bounded hand-off from a capture thread to async code: never blocks the writer; when full,

@@ -33,6 +33,8 @@ public final class PlaybackQueue: @unchecked Sendable {
     private var endedTurns: Set<Int> = []
     private var playing: Int?   // turn currently playing (prebuffer satisfied)
     private var written: [Int: Int] = [:]
+    /// When the first samples of each turn were written to the device (latency figures).
+    private var firstWrite: [Int: ContinuousClock.Instant] = [:]
     private var flushRequested = false
     private var underruns = 0
     private var purgeCount = 0
@@ -85,6 +87,7 @@ public final class PlaybackQueue: @unchecked Sendable {
         let oldest = turn - Self.turnsKept
         if endedTurns.count > Self.turnsKept { endedTurns = endedTurns.filter { $0 > oldest } }
         if written.count > Self.turnsKept { written = written.filter { $0.key > oldest } }
+        if firstWrite.count > Self.turnsKept { firstWrite = firstWrite.filter { $0.key > oldest } }
     }
 
     /// Drops everything of `turn` and earlier, now and on arrival, and asks for a device flush.
@@ -152,9 +155,15 @@ public final class PlaybackQueue: @unchecked Sendable {
     }
 
     /// The playback thread wrote `count` samples of `turn` to the device.
-    public func markWritten(turn: Int, count: Int) {
-        lock.withLock { written[turn, default: 0] += count }
+    public func markWritten(turn: Int, count: Int, at now: ContinuousClock.Instant = .now) {
+        lock.withLock {
+            if written[turn] == nil { firstWrite[turn] = now }
+            written[turn, default: 0] += count
+        }
     }
+
+    /// When the first samples of `turn` were written to the device, if they were.
+    public func firstWrittenAt(turn: Int) -> ContinuousClock.Instant? { lock.withLock { firstWrite[turn] } }
 
     public func writtenSamples(turn: Int) -> Int { lock.withLock { written[turn] ?? 0 } }
     public var queuedSamples: Int { lock.withLock { queued } }

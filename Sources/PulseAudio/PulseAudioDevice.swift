@@ -273,6 +273,11 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
     }
 
     public func queuedSamples() -> Int { queue.queuedSamples }
+
+    public func firstAudible(turn: Int) -> ContinuousClock.Instant? {
+        guard let written = queue.firstWrittenAt(turn: turn) else { return nil }
+        return written + .microseconds(lock.withLock { latencyMicros })
+    }
     public func levels() -> (mic: MeterReading, speaker: MeterReading) { (micSlot.get(), speakerSlot.get()) }
 
     public func stats() -> AudioStats {

@@ -106,6 +106,8 @@ public struct AppModel: Sendable {
     public static let holdRepeatWindow = 0.8
     /// While held, this long with no repeat (repeats come every 30–50 ms) is the release.
     public static let holdReleaseAfter = 0.3
+    /// Where the time of each turn goes (issue 11): the session pane shows the last turn and p50/p95.
+    public var latency = LatencyBook()
     /// Which face shows this model (notices are worded for it).
     public var face: FaceKind = .screen
     /// The recording in progress (status line mark and elapsed time).
@@ -169,6 +171,12 @@ public enum AppEvent: Sendable {
     case notice(Notice)
     /// Recording started (with its mark) or stopped (nil), with what to tell the user.
     case recordingChanged(RecordingMark?, notice: Notice)
+    /// The user's input ended (local voice detection end, push-to-talk end, Enter).
+    case userInputEnded(at: ContinuousClock.Instant)
+    /// The first audio of a model turn arrived.
+    case modelAudioStarted(turn: Int, at: ContinuousClock.Instant)
+    /// The first sample of a model turn became audible.
+    case modelAudible(turn: Int, at: ContinuousClock.Instant)
     /// SIGINT/SIGTERM/SIGHUP arrived.
     case signal
     /// The session's event stream ended.
@@ -178,7 +186,7 @@ public enum AppEvent: Sendable {
     public var isVisible: Bool {
         switch self {
         case .session(.audio), .session(.usage), .session(.setupComplete), .session(.generationComplete), .frame,
-             .line, .inputEnded, .signal, .sessionEnded: false
+             .line, .inputEnded, .signal, .sessionEnded, .modelAudioStarted: false
         default: true
         }
     }
@@ -202,6 +210,8 @@ public enum Effect: Sendable, Equatable {
     case notice(Notice)
     /// Show the help (the screen toggles its overlay; line mode prints the commands).
     case showHelp
+    /// A turn's latency is known: line mode prints it, the transcript keeps it.
+    case latency(TurnLatency)
 }
 
 /// A recording in progress, as the status line shows it.

@@ -40,6 +40,7 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
     case .session(let e):
         m.lastSessionEvent = m.now
         session(&m, e)
+        if case .turnComplete(let turn, _, _) = e, let t = m.latency.turnComplete(turn: turn) { return [.latency(t)] }
         return []
     case .command(let c):
         return command(&m, c)
@@ -56,6 +57,13 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
         m.recording = mark
         _ = notice(&m, n)
         return []
+    case .userInputEnded(let at):
+        m.latency.inputEnded(at: at)
+        return []
+    case .modelAudioStarted(let turn, let at):
+        return m.latency.firstByte(turn: turn, at: at).map { [.latency($0)] } ?? []
+    case .modelAudible(let turn, let at):
+        return m.latency.audible(turn: turn, at: at).map { [.latency($0)] } ?? []
     case .line, .inputEnded, .signal, .sessionEnded:
         return []   // the runtime's business
     }

@@ -117,6 +117,25 @@ public enum Wording {
         return clean(h, limit: 500)
     }
 
+    /// Line mode's line for a turn's latency.
+    public static func latency(_ t: TurnLatency) -> String {
+        "turn \(t.turn): first byte \(t.firstByteMs) ms" + (t.audibleMs.map { ", audible \($0) ms" } ?? "")
+    }
+
+    /// The session pane's latency lines: the last turn, then p50/p95 over the turns kept.
+    public static func latencyLines(_ book: LatencyBook) -> [String] {
+        guard let last = book.last else { return [] }
+        var out = ["latency: \(last.firstByteMs) ms to first byte" + (last.audibleMs.map { ", \($0) audible" } ?? "")]
+        if book.firstByte.count > 1, let p50 = LatencyBook.percentile(book.firstByte, 50), let p95 = LatencyBook.percentile(book.firstByte, 95) {
+            var l = "  byte p50 \(p50) p95 \(p95)"
+            if let a50 = LatencyBook.percentile(book.audible, 50), let a95 = LatencyBook.percentile(book.audible, 95) {
+                l += " · audible p50 \(a50) p95 \(a95)"
+            }
+            out.append(l)
+        }
+        return out
+    }
+
     public static func duration(_ d: Duration) -> String {
         let ms = d.milliseconds
         return ms < 1000 ? "\(ms) ms" : String(format: "%.1f s", Double(ms) / 1000)

@@ -73,6 +73,7 @@ final class Printed: @unchecked Sendable {
         try await backend.waitFor("I heard: stop")
         try await backend.waitForScreen("the reply complete (no live marker)") { !$0.contains("▍") }
 
+        try await backend.waitFor("latency: ")   // the session pane shows the last turn's latency
         backend.press(.char("R"))
         try await backend.waitFor("● REC")
         backend.type("my name is Ada")
@@ -147,12 +148,19 @@ final class Printed: @unchecked Sendable {
         let runtime = ClientRuntime(plan: try plan(h, screen: false, data: data) {
             $0.inputWav = wav
             $0.pushToTalk = true
-            $0.text = true
             $0.record = data + "/rec"
+            $0.transcript = data + "/t.jsonl"
         }, edges: edges(out: out))
         let code = await runtime.run()
         #expect(code == 0, "\(out.text)")
         #expect(out.text.contains("model> I heard 1.0 s of speech."), "\(out.text)")
+        // Latency from the end of the known audio (activityEnd) to the reply's first byte; no speaker, so no audible point.
+        #expect(out.all.contains { $0.hasPrefix("[latency] turn ") && $0.contains("first byte") && !$0.contains("audible") }, "\(out.text)")
+        let latency = try String(contentsOfFile: data + "/t.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.filter { $0["kind"] as? String == "latency" }
+        #expect(latency.count == 1)
+        #expect((latency.first?["latency_first_byte_ms"] as? Int ?? -1) >= 0)
+        #expect(latency.first?["latency_audible_ms"] is NSNull)
         // The microphone went into the recording's left channel.
         let audio = try WAVFile.read(path: data + "/rec/audio.wav")
         #expect(audio.channels == 2 && audio.sampleRate == 24000)

@@ -94,6 +94,24 @@ struct CommandTests {
         #expect(m.answeredAll)
     }
 
+    @Test func latencyOfATurnFromInputEndToFirstByteAndAudible() {
+        var m = live()
+        let t0 = ContinuousClock.now
+        _ = update(&m, .userInputEnded(at: t0))
+        #expect(update(&m, .modelAudioStarted(turn: 3, at: t0 + .milliseconds(220))) == [])
+        #expect(update(&m, .modelAudible(turn: 3, at: t0 + .milliseconds(300))) == [.latency(TurnLatency(turn: 3, firstByteMs: 220, audibleMs: 300))])
+        // No speaker: the turn's figures end at turnComplete, without an audible point.
+        _ = update(&m, .userInputEnded(at: t0 + .seconds(5)))
+        _ = update(&m, .modelAudioStarted(turn: 4, at: t0 + .milliseconds(5_100)))
+        #expect(update(&m, .session(.turnComplete(turn: 4, interrupted: false, reason: nil)))
+                == [.latency(TurnLatency(turn: 4, firstByteMs: 100, audibleMs: nil))])
+        // A turn nobody asked for (a tool's later result) is not measured.
+        #expect(update(&m, .modelAudioStarted(turn: 5, at: t0 + .seconds(9))) == [])
+        #expect(m.latency.pending == nil)
+        #expect(Wording.latencyLines(m.latency) == ["latency: 100 ms to first byte", "  byte p50 100 p95 220 · audible p50 300 p95 300"])
+        #expect(LatencyBook.percentile([5, 1, 9, 3], 50) == 3 && LatencyBook.percentile([], 50) == nil)
+    }
+
     @Test func failureRemediesAreWordedPerFace() {
         let f = SessionFailure(code: 1008, headline: "the resumption handle is no longer valid", reason: .handleExpired)
         #expect(Wording.hint(f, face: .screen) == "press r for a new session")

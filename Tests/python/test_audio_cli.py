@@ -29,7 +29,7 @@ def test_reply_is_heard_at_the_speaker_monitor(tmp_path):
                             "--latency-msec=10", "--raw"], stdout=recording)
     try:
         time.sleep(0.3)
-        p = run(["--no-tui", "--speaker", "voice_out"], stdin="hello\n", home=tmp_path)
+        p = run(["--no-tui", "--speaker", "voice_out", "--transcript", str(tmp_path / "t.jsonl")], stdin="hello\n", home=tmp_path)
         time.sleep(0.3)
     finally:
         rec.terminate()
@@ -42,6 +42,13 @@ def test_reply_is_heard_at_the_speaker_monitor(tmp_path):
     win = 1600
     loud = sum(1 for i in range(0, len(raw) - win, win) if rms_dbfs(raw[i:i + win]) > -40)
     assert loud * 0.05 > 1.0, f"only {loud * 0.05:.2f} s audible"
+    # Latency (issue 11): Enter → first byte → first audible sample, in the transcript and on stdout.
+    import json
+    lat = [json.loads(l) for l in (tmp_path / "t.jsonl").read_text().splitlines() if '"latency"' in l]
+    assert len(lat) == 1, lat
+    first, audible = lat[0]["latency_first_byte_ms"], lat[0]["latency_audible_ms"]
+    assert 0 < first and audible is not None and audible >= first, lat
+    assert re.search(r"^\[latency\] turn \d+: first byte \d+ ms, audible \d+ ms$", p.stdout, re.M), p.stdout
 
 
 def test_microphone_speech_is_heard_by_livetalk(tmp_path):
