@@ -70,3 +70,15 @@ def serve_factory():
     yield make
     for s in started:
         s.stop()
+
+
+@pytest.fixture
+def echo_path():
+    """The speaker heard by the microphone (issue 11): voice_out.monitor looped into mic_feed,
+    50 ms later and 6 dB down, for the duration of a test (scripts/echo-path)."""
+    if "PULSE_SERVER" not in os.environ:
+        pytest.skip("needs the test PulseAudio daemon (scripts/test)")
+    script = str(ROOT / "scripts" / "echo-path")
+    subprocess.run([script, "on", "50", "-6"], check=True, capture_output=True)
+    yield
+    subprocess.run([script, "off"], capture_output=True)
