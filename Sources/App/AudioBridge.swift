@@ -25,10 +25,15 @@ public actor AudioBridge {
     /// latency figures; a local energy detector listens to what is sent.
     private let onSpeechEnd: (@Sendable (ContinuousClock.Instant) -> Void)?
     private var vad = EnergyVAD()
+    /// Echo cancellation and noise suppression on the microphone, before the gate (nil: off).
+    public nonisolated let processor: (any MicProcessor)?
+    private var chunksSinceDelay = 0
 
     public init(session: Session, device: any AudioDevice, mode: MicGate.Mode,
                 micTap: (@Sendable ([Int16]) -> Void)? = nil,
-                onSpeechEnd: (@Sendable (ContinuousClock.Instant) -> Void)? = nil) {
+                onSpeechEnd: (@Sendable (ContinuousClock.Instant) -> Void)? = nil,
+                processor: (any MicProcessor)? = nil) {
+        self.processor = processor
         self.session = session
         self.device = device
         self.gate = MicGate(mode: mode)
@@ -45,7 +50,16 @@ public actor AudioBridge {
         }
     }
 
-    private func microphone(_ chunk: CaptureChunk) async {
+    private func microphone(_ raw: CaptureChunk) async {
+        var chunk = raw
+        if let processor {
+            // The echo's delay follows the measured playback latency (plus ~20 ms of capture).
+            if chunksSinceDelay % 50 == 0 {
+                processor.setDelay(ms: device.stats().playbackLatencyMicros / 1000 + 20)
+            }
+            chunksSinceDelay += 1
+            chunk.samples = processor.microphone(chunk.samples)
+        }
         let outputs = gate.chunk()
         if let onSpeechEnd, outputs.contains(.sendAudio), gate.mode == .vad {
             for case .speechEnded in vad.process(chunk.samples) {

@@ -29,6 +29,9 @@ public struct ClientFlags: Sendable {
     public var mic: String?
     public var speaker: String?
     public var playbackBufferMs = 50
+    /// `--aec on|off`; nil: on with PulseAudio, off with `--audio wav|null`.
+    public var echoCancellation: Bool?
+    public var noiseSuppression = false
     public var theme: String?
     public var trustEndpoint = false
     public var connectTimeout: Double?
@@ -109,6 +112,9 @@ public struct AudioPlan: Sendable, Equatable {
     public var mic: String?
     public var speaker: String?
     public var playbackBufferMs = 50
+    /// Cancel the speaker's echo in the microphone, in process (issue 11).
+    public var echoCancellation = false
+    public var noiseSuppression = false
     public init() {}
 }
 
@@ -227,6 +233,8 @@ public struct ClientPlan: Sendable, Equatable {
         audio.mic = f.mic
         audio.speaker = f.speaker
         audio.playbackBufferMs = f.playbackBufferMs
+        audio.echoCancellation = f.echoCancellation ?? (f.audio == .auto || f.audio == .pulse)
+        audio.noiseSuppression = f.noiseSuppression
 
         var writers = WriterPlan()
         writers.transcript = f.transcript

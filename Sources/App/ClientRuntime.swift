@@ -45,10 +45,14 @@ public struct AudioOpening: Sendable {
     public var device: (any AudioDevice)?
     public var news: AsyncStream<Notice>?
     public var offReason: String?
-    public init(device: (any AudioDevice)? = nil, news: AsyncStream<Notice>? = nil, offReason: String? = nil) {
+    /// Echo cancellation / noise suppression fed by the device's playback (nil: off).
+    public var processor: (any MicProcessor)?
+    public init(device: (any AudioDevice)? = nil, news: AsyncStream<Notice>? = nil, offReason: String? = nil,
+                processor: (any MicProcessor)? = nil) {
         self.device = device
         self.news = news
         self.offReason = offReason
+        self.processor = processor
     }
 }
 

@@ -39,7 +39,8 @@ final class Conversation {
                                   apiVersion: plan.apiVersion, deadlines: plan.deadlines),
             transport: edges.transport(plan.deadlines, plan.settings.caFile),
             tools: ToolRegistry.builtins(timerScheduling: plan.settings.nonBlockingScheduling))
-        audio = edges.openAudio(plan.audio, o.inputWav.isEmpty)
+        let audio = edges.openAudio(plan.audio, o.inputWav.isEmpty)
+        self.audio = audio
         if let why = audio.offReason { o.notices.append(.audioOff(reason: why)) }
         let recording = o.recording
         let session = self.session
@@ -51,7 +52,8 @@ final class Conversation {
         bridge = audio.device.map {
             AudioBridge(session: session, device: $0, mode: plan.settings.pushToTalk ? .pushToTalk : .vad,
                         micTap: { samples in recording.current?.microphone(samples, rate: 16000) },
-                        onSpeechEnd: { at in sink.yield(.userInputEnded(at: at)) })
+                        onSpeechEnd: { at in sink.yield(.userInputEnded(at: at)) },
+                        processor: audio.processor)
         }
         loop = Loop(plan: plan, inputWav: o.inputWav)
 
@@ -61,6 +63,7 @@ final class Conversation {
         model.endpointKind = endpointKind
         model.pushToTalk = plan.settings.pushToTalk
         model.audioAvailable = bridge != nil
+        model.echoCancellation = audio.processor != nil
         model.keyReleases = o.terminal?.keyReleases ?? false
         if face.kind == .screen, let first = o.notices.first(where: { $0.showOnScreen }) {
             model.lastWarning = ClientWording.notice(first)
@@ -128,13 +131,20 @@ final class Conversation {
             }
         })
         if let device, face.kind == .screen {
+            let processor = audio.processor
             tasks.append(Task {
                 var last: (MeterReading, MeterReading)?
+                var lastEcho: Int?
                 while !Task.isCancelled {
                     let (mic, spk) = device.levels()
                     if last.map({ $0.0 != mic || $0.1 != spk }) ?? true {
                         sink.yield(.levels(mic: mic, speaker: spk))
                         last = (mic, spk)
+                    }
+                    let echo = processor?.echoReductionDB.map { Int($0.rounded()) }
+                    if echo != lastEcho {
+                        sink.yield(.echoReduction(dB: echo))
+                        lastEcho = echo
                     }
                     try? await Task.sleep(for: .milliseconds(33))
                 }

@@ -80,3 +80,17 @@ public final class CaptureRing: @unchecked Sendable {
     public var dropped: Int { lock.withLock { droppedCount } }
     public var pushed: Int { lock.withLock { pushedCount } }
 }
+
+/// In-process processing of the microphone against what the speaker played: echo cancellation
+/// and noise suppression (the `EchoCancel` target implements it with WebRTC). Called from the
+/// playback thread (`played`) and the microphone's consumer (`microphone`); both return at once.
+public protocol MicProcessor: AnyObject, Sendable {
+    /// Every block written to the speaker, silence included, at `rate`.
+    func played(_ samples: [Int16], rate: Int)
+    /// A microphone chunk at 16 kHz, processed (same length).
+    func microphone(_ samples: [Int16]) -> [Int16]
+    /// How far the echo lags what was played: the device latencies, in ms.
+    func setDelay(ms: Int)
+    /// The live echo reduction, in dB, once measured.
+    var echoReductionDB: Double? { get }
+}

@@ -15,6 +15,9 @@ public struct PulseOptions: Sendable {
     /// Server address (`unix:/path` or `tcp:host`); nil = `$PULSE_SERVER` or the default socket.
     public var server: String?
     public var captureEnabled = true
+    /// Sees every block the playback thread writes (24 kHz mono, silence included; 20 ms of zeros
+    /// per idle wait), on that thread: the echo canceller's reference. Must return at once.
+    public var playbackTap: (@Sendable ([Int16]) -> Void)?
     public var playbackEnabled = true
     /// How long start-up waits for the server to accept a stream before giving up (`pa_simple_new`
     /// itself may wait 30 s on a server that accepts the connection and never answers).
@@ -227,6 +230,7 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
 
     private func playbackLoop(onOpen: (PulseError?) -> Void) {
         var meter = LevelMeter(rate: 24000)
+        let tap = options.playbackTap
         var writes = 0
         let idleChunk = [Int16](repeating: 0, count: 480)
         keepOpen(record: false, onOpen: onOpen, step: { s, probe throws(PulseError) in
@@ -237,13 +241,17 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
                 try s.write(samples)
                 queue.markWritten(turn: turn, count: samples.count)
                 speakerSlot.set(meter.process(samples))
+                tap?(samples)
                 talked = true
             case .silence(let n):
-                try s.write([Int16](repeating: 0, count: n))
+                let zeros = [Int16](repeating: 0, count: n)
+                try s.write(zeros)
                 speakerSlot.set(meter.process(idleChunk[0..<min(n, idleChunk.count)]))
+                tap?(zeros)
                 talked = true
             case .idle:
                 speakerSlot.set(meter.process(idleChunk))
+                tap?(idleChunk)
                 queue.waitForWork(timeout: 0.02)
             }
             writes += 1

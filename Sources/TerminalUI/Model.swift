@@ -106,6 +106,9 @@ public struct AppModel: Sendable {
     public static let holdRepeatWindow = 0.8
     /// While held, this long with no repeat (repeats come every 30–50 ms) is the release.
     public static let holdReleaseAfter = 0.3
+    /// Echo cancellation: on, and its live echo reduction in dB once measured (the session pane shows it).
+    public var echoCancellation = false
+    public var echoReductionDB: Int?
     /// Where the time of each turn goes (issue 11): the session pane shows the last turn and p50/p95.
     public var latency = LatencyBook()
     /// Which face shows this model (notices are worded for it).
@@ -171,6 +174,8 @@ public enum AppEvent: Sendable {
     case notice(Notice)
     /// Recording started (with its mark) or stopped (nil), with what to tell the user.
     case recordingChanged(RecordingMark?, notice: Notice)
+    /// The echo canceller's live echo reduction (nil: not measured or off).
+    case echoReduction(dB: Int?)
     /// The user's input ended (local voice detection end, push-to-talk end, Enter).
     case userInputEnded(at: ContinuousClock.Instant)
     /// The first audio of a model turn arrived.

@@ -57,6 +57,9 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
         m.recording = mark
         _ = notice(&m, n)
         return []
+    case .echoReduction(let db):
+        m.echoReductionDB = db
+        return []
     case .userInputEnded(let at):
         m.latency.inputEnded(at: at)
         return []
