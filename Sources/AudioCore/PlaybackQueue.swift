@@ -6,7 +6,9 @@ import Foundation
 ///
 /// Jitter buffer: a turn starts playing once `prebufferSamples` are queued (or the turn has
 /// ended); if it runs dry mid-turn the thread plays silence and waits for the prebuffer again,
-/// so bursty or slow arrival gives a pause, never a click or a restart of the stream.
+/// so bursty or slow arrival gives a pause, never a click or a restart of the stream. The
+/// prebuffer follows a `JitterPolicy`: adaptive (starts low, grows on underrun, shrinks when
+/// arrival is steady) or fixed.
 ///
 /// Bounds: at most `maxQueuedSamples` wait (120 s at 24 kHz by default, about 5.8 MB); a chunk that
 /// does not fit is cut to what fits and the rest is dropped and counted in `droppedSamples` (the
@@ -40,18 +42,24 @@ public final class PlaybackQueue: @unchecked Sendable {
     private var purgeCount = 0
     private var dropped = 0
     private var latestTurn = Int.min
+    private var jitter: JitterPolicy
+    private var measuredTurn: Int?   // the turn whose underruns are counted for `jitter`
+    private var measuredUnderruns = 0
 
-    public let prebufferSamples: Int
+    public let rate: Int
     public let maxWriteSamples: Int
     /// The most samples that may wait at once; more are dropped and counted.
     public let maxQueuedSamples: Int
     /// Turns whose bookkeeping is kept (older turns forget how much of them was written).
     public static let turnsKept = 64
 
-    /// Defaults: 24 kHz, prebuffer 60 ms, writes of at most 20 ms, at most 120 s queued.
-    public init(rate: Int = 24000, prebufferMs: Int = 60, maxWriteMs: Int = 20, maxQueuedSeconds: Int = 120) {
+    /// Defaults: 24 kHz, a fixed prebuffer of 60 ms, writes of at most 20 ms, at most 120 s queued.
+    /// `jitter`, when given, replaces the fixed `prebufferMs`.
+    public init(rate: Int = 24000, prebufferMs: Int = 60, maxWriteMs: Int = 20, maxQueuedSeconds: Int = 120,
+                jitter: JitterPolicy? = nil) {
         let rate = max(1, rate)
-        prebufferSamples = max(0, rate * prebufferMs / 1000)
+        self.rate = rate
+        self.jitter = jitter ?? JitterPolicy(startMs: prebufferMs, adaptive: false)
         maxWriteSamples = max(2, rate * maxWriteMs / 1000)
         maxQueuedSamples = max(1, rate * maxQueuedSeconds)
     }
@@ -99,6 +107,7 @@ public final class PlaybackQueue: @unchecked Sendable {
             offset = 0
             queued = chunks.reduce(0) { $0 + $1.samples.count }
             if let p = playing, p <= purgedThrough { playing = nil }
+            if let m = measuredTurn, m <= purgedThrough { finishMeasured() }
             flushRequested = true
             purgeCount += 1
         }
@@ -120,19 +129,24 @@ public final class PlaybackQueue: @unchecked Sendable {
             guard head < chunks.count else {
                 if let p = playing, !endedTurns.contains(p) {
                     underruns += 1
+                    measuredUnderruns += 1
+                    jitter.underrun()
                     playing = nil   // wait for the prebuffer again
                     return .silence(samples: maxWriteSamples / 2)
                 }
+                if playing != nil || measuredTurn.map({ endedTurns.contains($0) }) == true { finishMeasured() }
                 playing = nil
                 return .idle
             }
             let turn = chunks[head].turn
+            if let m = measuredTurn, m != turn { finishMeasured() }
             if playing != turn {
                 let queuedOfTurn = chunks[head...].filter { $0.turn == turn }.reduce(0) { $0 + $1.samples.count } - offset
-                guard queuedOfTurn >= prebufferSamples || endedTurns.contains(turn) else {
+                guard queuedOfTurn >= currentPrebufferSamples || endedTurns.contains(turn) else {
                     return playing == nil && written[turn] != nil ? .silence(samples: maxWriteSamples / 2) : .idle
                 }
                 playing = turn
+                if measuredTurn == nil { (measuredTurn, measuredUnderruns) = (turn, 0) }
             }
             let chunk = chunks[head].samples
             let n = min(maxWriteSamples, chunk.count - offset)
@@ -146,6 +160,16 @@ public final class PlaybackQueue: @unchecked Sendable {
             return .audio(turn: turn, samples: out)
         }
     }
+
+    /// Called with `lock` held: the measured turn is over; tell the policy how it went.
+    private func finishMeasured() {
+        guard measuredTurn != nil else { return }
+        jitter.turnFinished(underruns: measuredUnderruns)
+        (measuredTurn, measuredUnderruns) = (nil, 0)
+    }
+
+    /// Called with `lock` held.
+    private var currentPrebufferSamples: Int { max(0, rate * jitter.targetMs / 1000) }
 
     private func compact() {
         if head > 64 {
@@ -167,6 +191,11 @@ public final class PlaybackQueue: @unchecked Sendable {
 
     public func writtenSamples(turn: Int) -> Int { lock.withLock { written[turn] ?? 0 } }
     public var queuedSamples: Int { lock.withLock { queued } }
+    /// What a turn waits for before it plays, now (it changes with an adaptive policy).
+    public var prebufferSamples: Int { lock.withLock { currentPrebufferSamples } }
+    public var prebufferMs: Int { lock.withLock { jitter.targetMs } }
+    /// The jitter policy as it stands (target, growths and shrinks).
+    public var jitterPolicy: JitterPolicy { lock.withLock { jitter } }
     public var underrunCount: Int { lock.withLock { underruns } }
     /// Samples refused because the queue held `maxQueuedSamples` already.
     public var droppedSamples: Int { lock.withLock { dropped } }

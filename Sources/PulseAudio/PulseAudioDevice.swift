@@ -10,8 +10,10 @@ public struct PulseOptions: Sendable {
     public var speaker: String?
     /// Target device latency of playback (`--playback-buffer-ms`).
     public var playbackBufferMs = 50
-    /// Jitter prebuffer before a turn starts playing.
-    public var prebufferMs = 60
+    /// Jitter prebuffer a turn waits for before it plays, at first; with `adaptiveJitter` it then
+    /// grows on underruns and shrinks when arrival is steady (`JitterPolicy`).
+    public var prebufferMs = 30
+    public var adaptiveJitter = true
     /// Server address (`unix:/path` or `tcp:host`); nil = `$PULSE_SERVER` or the default socket.
     public var server: String?
     public var captureEnabled = true
@@ -86,7 +88,8 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
         self.retryInterval = retryInterval
         ring = CaptureRing(capacity: 50)
         capture = ring.stream
-        queue = PlaybackQueue(rate: 24000, prebufferMs: options.prebufferMs, maxWriteMs: 20)
+        queue = PlaybackQueue(rate: 24000, maxWriteMs: 20,
+                              jitter: JitterPolicy(startMs: options.prebufferMs, adaptive: options.adaptiveJitter))
         (events, eventsContinuation) = AsyncStream.makeStream(of: DeviceEvent.self, bufferingPolicy: .bufferingNewest(64))
         let failures = FailureList()
         let opened = DispatchGroup()

@@ -127,3 +127,98 @@ struct MicGateTests {
         #expect(g.setMode(.pushToTalk) == [.audioStreamEnd])
     }
 }
+
+/// The adaptive jitter buffer (issue 11 item 6): starts low, grows on underrun, shrinks when steady.
+struct JitterPolicyTests {
+    @Test func growsOnUnderrunUpToTheCapAndShrinksAfterSteadyTurns() {
+        var p = JitterPolicy(startMs: 30, minMs: 20, maxMs: 70, growMs: 20, shrinkMs: 10, steadyTurnsToShrink: 2)
+        #expect(p.targetMs == 30)
+        p.underrun()
+        #expect(p.targetMs == 50)
+        p.underrun(); p.underrun()
+        #expect(p.targetMs == 70)   // capped
+        #expect(p.grown == 2)
+        p.turnFinished(underruns: 1)
+        #expect(p.targetMs == 70)   // a turn with underruns is not steady
+        p.turnFinished(underruns: 0)
+        #expect(p.targetMs == 70)   // one steady turn is not enough
+        p.turnFinished(underruns: 0)
+        #expect(p.targetMs == 60)
+        for _ in 0..<20 { p.turnFinished(underruns: 0) }
+        #expect(p.targetMs == 20)   // floor
+        #expect(p.shrunk == 5)
+    }
+
+    @Test func aFixedPolicyNeverMoves() {
+        var p = JitterPolicy(startMs: 60, adaptive: false)
+        p.underrun()
+        p.turnFinished(underruns: 0); p.turnFinished(underruns: 0); p.turnFinished(underruns: 0)
+        #expect(p.targetMs == 60)
+    }
+
+    @Test func oddArgumentsStayOrdered() {
+        let p = JitterPolicy(startMs: 10, minMs: 50, maxMs: 5)
+        #expect(p.minMs <= p.targetMs && p.targetMs <= p.maxMs)
+    }
+}
+
+struct AdaptivePlaybackQueueTests {
+    func chunk(_ ms: Int) -> [Int16] { [Int16](repeating: 100, count: 24 * ms) }
+
+    /// Drains what can be played now; returns the underruns seen.
+    func drain(_ q: PlaybackQueue) -> Int {
+        var underruns = 0
+        loop: while true {
+            switch q.next() {
+            case .audio(let turn, let samples): q.markWritten(turn: turn, count: samples.count)
+            case .silence: underruns += 1; break loop
+            case .idle: break loop
+            }
+        }
+        return underruns
+    }
+
+    @Test func aTurnStartsAfterTheStartTargetGrowsOnUnderrunAndTheTurnAfterWaitsLonger() {
+        let q = PlaybackQueue(rate: 24000, maxWriteMs: 20, jitter: JitterPolicy(startMs: 30, growMs: 20))
+        #expect(q.prebufferMs == 30)
+        q.enqueue(turn: 1, samples: chunk(20))
+        #expect(q.next() == .idle)   // 20 ms < 30 ms
+        q.enqueue(turn: 1, samples: chunk(20))
+        #expect(drain(q) == 1)       // 40 ms played, then the turn ran dry
+        #expect(q.prebufferMs == 50)
+        q.enqueue(turn: 1, samples: chunk(40))
+        #expect(q.next() == .silence(samples: 240))   // waits for 50 ms again, feeding silence
+        q.enqueue(turn: 1, samples: chunk(20))
+        guard case .audio = q.next() else { Issue.record("60 ms queued ≥ 50 ms target: should play"); return }
+        q.endTurn(1)
+        _ = drain(q)
+        #expect(q.underrunCount == 1)
+    }
+
+    @Test func steadyTurnsBringTheTargetBackDown() {
+        let q = PlaybackQueue(rate: 24000, maxWriteMs: 20,
+                              jitter: JitterPolicy(startMs: 30, minMs: 20, growMs: 20, shrinkMs: 10, steadyTurnsToShrink: 1))
+        q.enqueue(turn: 1, samples: chunk(40))
+        _ = drain(q)                  // underrun: 30 → 50
+        q.endTurn(1)
+        _ = drain(q)
+        #expect(q.prebufferMs == 50)
+        for turn in 2...5 {           // whole turns that arrive before they play: steady
+            q.enqueue(turn: turn, samples: chunk(100))
+            q.endTurn(turn)
+            #expect(drain(q) == 0)
+        }
+        _ = q.next()
+        #expect(q.prebufferMs == 20)
+        #expect(q.jitterPolicy.shrunk == 3)
+    }
+
+    @Test func aPurgedTurnCountsAsFinished() {
+        let q = PlaybackQueue(rate: 24000, maxWriteMs: 20,
+                              jitter: JitterPolicy(startMs: 40, minMs: 20, shrinkMs: 10, steadyTurnsToShrink: 1))
+        q.enqueue(turn: 1, samples: chunk(100))
+        _ = q.next()
+        q.purge(turn: 1)
+        #expect(q.prebufferMs == 30)
+    }
+}

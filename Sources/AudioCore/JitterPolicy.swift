@@ -1,0 +1,58 @@
+/// How much model audio a turn waits for before it starts playing: the adaptive jitter buffer
+/// (issue 11 item 6). Pure; `PlaybackQueue` drives it.
+///
+/// A turn starts after `targetMs` are queued (or once the turn has ended). The target starts low
+/// (`startMs`, 30 ms by default), so a reply is heard as soon as it can be. When a turn runs dry
+/// while it plays (an underrun: the network or the server fell behind), the target grows by
+/// `growMs`, up to `maxMs`, and the turn waits for the new target before it resumes. After
+/// `steadyTurnsToShrink` turns in a row that played without an underrun, arrival counts as steady and
+/// the target shrinks by `shrinkMs`, down to `minMs`. So a bursty link settles on a buffer that
+/// covers its bursts, and a steady one drifts back to the lowest latency.
+public struct JitterPolicy: Sendable, Equatable {
+    public let startMs: Int
+    public let minMs: Int
+    public let maxMs: Int
+    public let growMs: Int
+    public let shrinkMs: Int
+    public let steadyTurnsToShrink: Int
+    /// The prebuffer a turn waits for now.
+    public private(set) var targetMs: Int
+    /// Turns in a row that played without an underrun, since the last change.
+    public private(set) var steadyTurns = 0
+    /// How often the target grew and shrank (shown by the benchmark).
+    public private(set) var grown = 0
+    public private(set) var shrunk = 0
+    /// False: the target stays at `startMs` (a fixed prebuffer, as before issue 11).
+    public let adaptive: Bool
+
+    public init(startMs: Int = 30, minMs: Int = 20, maxMs: Int = 300, growMs: Int = 20,
+                shrinkMs: Int = 10, steadyTurnsToShrink: Int = 2, adaptive: Bool = true) {
+        let lo = max(0, min(minMs, startMs))
+        let hi = max(startMs, maxMs)
+        (self.startMs, self.minMs, self.maxMs) = (max(0, startMs), lo, hi)
+        (self.growMs, self.shrinkMs) = (max(0, growMs), max(0, shrinkMs))
+        self.steadyTurnsToShrink = max(1, steadyTurnsToShrink)
+        self.adaptive = adaptive
+        targetMs = max(0, startMs)
+    }
+
+    /// A playing turn ran dry.
+    public mutating func underrun() {
+        guard adaptive else { return }
+        steadyTurns = 0
+        let next = min(maxMs, targetMs + growMs)
+        if next != targetMs { grown += 1 }
+        targetMs = next
+    }
+
+    /// A turn finished playing (its end was reached or it was purged), with `underruns` during it.
+    public mutating func turnFinished(underruns: Int) {
+        guard adaptive, underruns == 0 else { return }
+        steadyTurns += 1
+        guard steadyTurns >= steadyTurnsToShrink else { return }
+        steadyTurns = 0
+        let next = max(minMs, targetMs - shrinkMs)
+        if next != targetMs { shrunk += 1 }
+        targetMs = next
+    }
+}
