@@ -53,7 +53,8 @@ public final class PlaybackQueue: @unchecked Sendable {
     /// Turns whose bookkeeping is kept (older turns forget how much of them was written).
     public static let turnsKept = 64
 
-    /// Defaults: 24 kHz, a fixed prebuffer of 60 ms, writes of at most 20 ms, at most 120 s queued.
+    /// Defaults: 24 kHz, a fixed prebuffer of 60 ms, writes of at most 20 ms, at most 120 s queued
+    /// (PulseAudioDevice writes ≤ 10 ms and uses an adaptive `JitterPolicy`).
     /// `jitter`, when given, replaces the fixed `prebufferMs`.
     public init(rate: Int = 24000, prebufferMs: Int = 60, maxWriteMs: Int = 20, maxQueuedSeconds: Int = 120,
                 jitter: JitterPolicy? = nil) {

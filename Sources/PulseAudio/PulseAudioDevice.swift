@@ -37,7 +37,7 @@ public enum DeviceEvent: Sendable, Equatable {
 /// Opens one stream for a device thread: `record` true is the microphone, false the speaker.
 typealias StreamOpener = @Sendable (_ record: Bool) throws(PulseError) -> any DeviceStream
 
-/// libpulse-simple capture (16 kHz, 20 ms reads) and playback (24 kHz, ≤ 20 ms writes),
+/// libpulse-simple capture (16 kHz, 20 ms reads) and playback (24 kHz, ≤ 10 ms writes, so a purge waits for at most 10 ms of a write in progress),
 /// each on its own thread. Shared state: the capture ring, the playback queue and meter slots,
 /// each with its own lock held only while copying.
 ///
@@ -88,7 +88,7 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
         self.retryInterval = retryInterval
         ring = CaptureRing(capacity: 50)
         capture = ring.stream
-        queue = PlaybackQueue(rate: 24000, maxWriteMs: 20,
+        queue = PlaybackQueue(rate: 24000, maxWriteMs: 10,
                               jitter: JitterPolicy(startMs: options.prebufferMs, adaptive: options.adaptiveJitter))
         (events, eventsContinuation) = AsyncStream.makeStream(of: DeviceEvent.self, bufferingPolicy: .bufferingNewest(64))
         let failures = FailureList()
@@ -143,7 +143,7 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
     func reopenAttemptCount(record: Bool) -> Int { lock.withLock { reopenAttempts[record] ?? 0 } }
 
     /// Keeps one stream open for the life of the device: the shared lost/poll/recovered cycle of both
-    /// threads. `step` does one unit of work (a 20 ms read, a ≤ 20 ms write or an idle wait) and
+    /// threads. `step` does one unit of work (a 20 ms read, a ≤ 10 ms write or an idle wait) and
     /// returns whether it talked to the server successfully; it throws when the stream is dead. Its
     /// second argument asks it to talk to the server (a reopened stream is not trusted until it has).
     private func keepOpen(record: Bool, onOpen: (PulseError?) -> Void,

@@ -34,6 +34,8 @@ public enum Notice: Sendable, Equatable {
     case recordingFailed(reason: String)
     case audioLost(reason: String)
     case audioBack(what: String)
+    /// The echo canceller could not start; the microphone goes on unprocessed.
+    case echoCancellerOff(reason: String)
     case noReply(after: Duration)
 }
 

@@ -68,6 +68,9 @@ public enum Wording {
         case .audioLost(let why):
             "audio lost (\(clean(why, limit: 300))); the conversation goes on in text, retrying every second"
         case .audioBack(let what): "audio: \(clean(what, limit: 300)) is back"
+        case .echoCancellerOff(let why):
+            face == .screen ? "echo cancellation is off (\(clean(why, limit: 300))): use headphones"
+                            : "echo cancellation is off (\(clean(why, limit: 300))): use headphones, or --aec off to silence this"
         case .noReply(let after): "no reply from the server within \(duration(after)) of the last input; giving up"
         }
     }
@@ -76,7 +79,7 @@ public enum Wording {
     public static func tag(_ n: Notice) -> String {
         switch n {
         case .recordingStarted, .recordingStopped: "[record]"
-        case .audioLost, .audioBack: "[audio]"
+        case .audioLost, .audioBack, .echoCancellerOff: "[audio]"
         case .noReply, .recordingFailed, .unknownCommand, .badArgument: "[warn]"
         case .talkNeedsPushToTalk, .notConnected: "[info]"
         }
