@@ -28,12 +28,26 @@ public actor AudioBridge {
     /// Echo cancellation and noise suppression on the microphone, before the gate (nil: off).
     public nonisolated let processor: (any MicProcessor)?
     private var chunksSinceDelay = 0
+    /// Local barge-in (issue 11 item 4): a detector on the processed microphone ducks the speaker
+    /// the moment the user starts to speak over the model, before the server has even heard it.
+    private let localBargeIn: Bool
+    private var bargeVAD = EnergyVAD(highStartSensitivity: false, prefixPaddingMs: 30, silenceDurationMs: 300)
+    private var duckedAt: ContinuousClock.Instant?
+    private let onDuck: (@Sendable (_ speechOnset: ContinuousClock.Instant) -> Void)?
+    /// How far a duck lowers the speaker, and how long it waits for the server's `interrupted`
+    /// before the volume comes back.
+    public static let duckDB = -24.0
+    public static let duckHold = Duration.milliseconds(600)
 
     public init(session: Session, device: any AudioDevice, mode: MicGate.Mode,
                 micTap: (@Sendable ([Int16]) -> Void)? = nil,
                 onSpeechEnd: (@Sendable (ContinuousClock.Instant) -> Void)? = nil,
-                processor: (any MicProcessor)? = nil) {
+                processor: (any MicProcessor)? = nil,
+                localBargeIn: Bool = false,
+                onDuck: (@Sendable (ContinuousClock.Instant) -> Void)? = nil) {
         self.processor = processor
+        self.localBargeIn = localBargeIn
+        self.onDuck = onDuck
         self.session = session
         self.device = device
         self.gate = MicGate(mode: mode)
@@ -60,6 +74,7 @@ public actor AudioBridge {
             chunksSinceDelay += 1
             chunk.samples = processor.microphone(chunk.samples)
         }
+        if localBargeIn { listenForBargeIn(chunk) }
         let outputs = gate.chunk()
         if let onSpeechEnd, outputs.contains(.sendAudio), gate.mode == .vad {
             for case .speechEnded in vad.process(chunk.samples) {
@@ -68,6 +83,25 @@ public actor AudioBridge {
             }
         }
         await perform(outputs, audio: chunk.samples)
+    }
+
+    /// Ducks the speaker when speech starts over the model's voice (voice detection, not muted);
+    /// the server's `interrupted` then purges the turn (which also ends the duck), or after
+    /// `duckHold` without one the volume comes back.
+    private func listenForBargeIn(_ chunk: CaptureChunk) {
+        let started = bargeVAD.process(chunk.samples).contains { if case .speechStarted = $0 { true } else { false } }
+        if let at = duckedAt {
+            if ContinuousClock.now - at >= Self.duckHold {
+                device.unduck()
+                duckedAt = nil
+            }
+            return
+        }
+        guard started, gate.mode == .vad, !gate.muted else { return }
+        if device.duck(gainDB: Self.duckDB) {
+            duckedAt = .now
+            onDuck?(chunk.capturedAt)
+        }
     }
 
     private func perform(_ outputs: [MicGate.Output], audio: [Int16] = []) async {

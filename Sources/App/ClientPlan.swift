@@ -32,6 +32,8 @@ public struct ClientFlags: Sendable {
     /// `--aec on|off`; nil: on with PulseAudio, off with `--audio wav|null`.
     public var echoCancellation: Bool?
     public var noiseSuppression = false
+    /// `--local-bargein on|off`; nil: on when echo cancellation runs.
+    public var localBargeIn: Bool?
     public var theme: String?
     public var trustEndpoint = false
     public var connectTimeout: Double?
@@ -115,6 +117,9 @@ public struct AudioPlan: Sendable, Equatable {
     /// Cancel the speaker's echo in the microphone, in process (issue 11).
     public var echoCancellation = false
     public var noiseSuppression = false
+    /// Duck the speaker when the user starts to speak over the model (issue 11): nil = when the
+    /// echo canceller runs (without it the model's own echo would duck it).
+    public var localBargeIn: Bool?
     public init() {}
 }
 
@@ -235,6 +240,7 @@ public struct ClientPlan: Sendable, Equatable {
         audio.playbackBufferMs = f.playbackBufferMs
         audio.echoCancellation = f.echoCancellation ?? (f.audio == .auto || f.audio == .pulse)
         audio.noiseSuppression = f.noiseSuppression
+        audio.localBargeIn = f.localBargeIn
 
         var writers = WriterPlan()
         writers.transcript = f.transcript

@@ -53,7 +53,8 @@ final class Conversation {
             AudioBridge(session: session, device: $0, mode: plan.settings.pushToTalk ? .pushToTalk : .vad,
                         micTap: { samples in recording.current?.microphone(samples, rate: 16000) },
                         onSpeechEnd: { at in sink.yield(.userInputEnded(at: at)) },
-                        processor: audio.processor)
+                        processor: audio.processor,
+                        localBargeIn: plan.audio.localBargeIn ?? (audio.processor != nil))
         }
         loop = Loop(plan: plan, inputWav: o.inputWav)
 

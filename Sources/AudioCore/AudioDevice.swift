@@ -19,6 +19,8 @@ public struct AudioStats: Sendable, Hashable {
     /// Model audio refused because the playback queue was full (`PlaybackQueue.maxQueuedSamples`).
     public var playbackDroppedSamples = 0
     public var purges = 0
+    /// Local barge-in ducks of the speaker.
+    public var ducks = 0
     /// Device latency of the playback stream, microseconds (0 when unknown).
     public var playbackLatencyMicros = 0
     public init() {}
@@ -44,11 +46,19 @@ public protocol AudioDevice: AnyObject, Sendable {
     func stop()
     /// When the first sample of `turn` became audible (written, plus the device's latency), if it has.
     func firstAudible(turn: Int) -> ContinuousClock.Instant?
+    /// Local barge-in: lower what plays now by `gainDB` (within one small write); false when
+    /// nothing was playing.
+    func duck(gainDB: Double) -> Bool
+    /// Back to full volume.
+    func unduck()
 }
 
 extension AudioDevice {
     /// Devices without a speaker (files, null) never make anything audible.
     public func firstAudible(turn: Int) -> ContinuousClock.Instant? { nil }
+    /// Devices without a speaker have nothing to duck.
+    public func duck(gainDB: Double) -> Bool { false }
+    public func unduck() {}
 }
 
 /// A bounded hand-off from a capture thread to async code: never blocks the writer; when full,

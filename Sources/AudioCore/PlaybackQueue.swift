@@ -45,6 +45,12 @@ public final class PlaybackQueue: @unchecked Sendable {
     private var jitter: JitterPolicy
     private var measuredTurn: Int?   // the turn whose underruns are counted for `jitter`
     private var measuredUnderruns = 0
+    /// Local barge-in: the gain applied to what is written (1 = not ducked), and the newest written
+    /// samples of the playing turn (at most `recentKept`), which a duck writes again, quieter.
+    private var gain: Float = 1
+    private var recent: [Int16] = []
+    private var recentTurn: Int?
+    private var duckCount = 0
 
     public let rate: Int
     public let maxWriteSamples: Int
@@ -52,6 +58,8 @@ public final class PlaybackQueue: @unchecked Sendable {
     public let maxQueuedSamples: Int
     /// Turns whose bookkeeping is kept (older turns forget how much of them was written).
     public static let turnsKept = 64
+    /// Written samples kept for a duck to rewrite: 250 ms at 24 kHz.
+    public static let recentKept = 6000
 
     /// Defaults: 24 kHz, a fixed prebuffer of 60 ms, writes of at most 20 ms, at most 120 s queued
     /// (PulseAudioDevice writes ≤ 10 ms and uses an adaptive `JitterPolicy`).
@@ -108,6 +116,8 @@ public final class PlaybackQueue: @unchecked Sendable {
             offset = 0
             queued = chunks.reduce(0) { $0 + $1.samples.count }
             if let p = playing, p <= purgedThrough { playing = nil }
+            gain = 1
+            if let r = recentTurn, r <= purgedThrough { (recent, recentTurn) = ([], nil) }
             if let m = measuredTurn, m <= purgedThrough { finishMeasured() }
             flushRequested = true
             purgeCount += 1
@@ -151,7 +161,11 @@ public final class PlaybackQueue: @unchecked Sendable {
             }
             let chunk = chunks[head].samples
             let n = min(maxWriteSamples, chunk.count - offset)
-            let out = Array(chunk[offset..<(offset + n)])
+            var out = Array(chunk[offset..<(offset + n)])
+            if recentTurn != turn { (recent, recentTurn) = ([], turn) }
+            recent.append(contentsOf: out)
+            if recent.count > Self.recentKept { recent.removeFirst(recent.count - Self.recentKept) }
+            if gain != 1 { for i in out.indices { out[i] = Int16(Float(out[i]) * gain) } }
             offset += n
             queued -= n
             if offset == chunk.count {
@@ -161,6 +175,40 @@ public final class PlaybackQueue: @unchecked Sendable {
             return .audio(turn: turn, samples: out)
         }
     }
+
+    /// Local barge-in (issue 11 item 4): from now on write at `gainDB` (e.g. −24), and write again,
+    /// quieter, the last `rewindSamples` already written (what the device still holds: pass its
+    /// latency), after a device flush — so the duck is heard within one small write, not after the
+    /// device buffer has played out. Returns false when nothing is playing (no duck).
+    @discardableResult
+    public func duck(gainDB: Double, rewindSamples: Int) -> Bool {
+        let done: Bool = lock.withLock {
+            guard let turn = playing ?? (head < chunks.count ? chunks[head].turn : nil), turn > purgedThrough else { return false }
+            gain = Float(pow(10, min(0, gainDB) / 20))
+            let n = min(max(0, rewindSamples), recentTurn == turn ? recent.count : 0)
+            if n > 0 {
+                let again = Array(recent.suffix(n))
+                recent.removeLast(n)
+                if offset > 0 {   // split the head chunk so the rewritten samples go first
+                    chunks[head] = (chunks[head].turn, Array(chunks[head].samples[offset...]))
+                    offset = 0
+                }
+                chunks.insert((turn, again), at: head)
+                queued += n
+                written[turn, default: n] -= n
+                flushRequested = true
+            }
+            duckCount += 1
+            return true
+        }
+        if done { condition.broadcast() }
+        return done
+    }
+
+    /// Back to full volume (no interruption followed a duck).
+    public func unduck() { lock.withLock { gain = 1 } }
+    public var ducked: Bool { lock.withLock { gain != 1 } }
+    public var ducks: Int { lock.withLock { duckCount } }
 
     /// Called with `lock` held: the measured turn is over; tell the policy how it went.
     private func finishMeasured() {

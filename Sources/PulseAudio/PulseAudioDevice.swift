@@ -277,6 +277,11 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
     public func play(turn: Int, samples: [Int16]) { queue.enqueue(turn: turn, samples: samples) }
     public func endTurn(_ turn: Int) { queue.endTurn(turn) }
     public func purge(turn: Int) { queue.purge(turn: turn) }
+    public func duck(gainDB: Double) -> Bool {
+        // What the device holds (its latency) is written again, quieter, after a flush.
+        queue.duck(gainDB: gainDB, rewindSamples: lock.withLock { latencyMicros } * 24 / 1000)
+    }
+    public func unduck() { queue.unduck() }
 
     public func playedSamples(turn: Int) -> Int {
         let latencySamples = lock.withLock { latencyMicros } * 24 / 1000
@@ -298,6 +303,7 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
         s.playbackUnderruns = queue.underrunCount
         s.playbackDroppedSamples = queue.droppedSamples
         s.purges = queue.purges
+        s.ducks = queue.ducks
         s.playbackLatencyMicros = lock.withLock { latencyMicros }
         return s
     }

@@ -112,6 +112,9 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "PulseAudio sink to play to (see `livetalk devices`; default: the server's default).") var speaker: String?
     @Option(help: "Target playback device latency in ms (default 50).") var playbackBufferMs = 50
     @Option(help: "Echo cancellation of the speaker in the microphone: on (default with PulseAudio) or off.") var aec: OnOff?
+    @Option(name: .customLong("local-bargein"),
+            help: "Duck the model's voice the moment you speak over it: on (default with echo cancellation) or off.")
+    var localBargeIn: OnOff?
     @Flag(help: "Suppress steady background noise in the microphone.") var noiseSuppression = false
     @Option(help: "Colour theme: a name from `livetalk themes` or a path to a .toml file (default dark).") var theme: String?
     @Flag(help: "Send the API key or token to a custom wss:// --endpoint that is not a Google host (never over plaintext ws://).")
@@ -141,6 +144,7 @@ struct ClientOptions: ParsableArguments {
         (f.logFile, f.logLevel, f.noTUI, f.audio) = (logFile, logLevel, noTUI, audio)
         (f.mic, f.speaker, f.playbackBufferMs, f.theme, f.trustEndpoint) = (mic, speaker, playbackBufferMs, theme, trustEndpoint)
         (f.echoCancellation, f.noiseSuppression) = (aec.map { $0 == .on }, noiseSuppression)
+        f.localBargeIn = localBargeIn.map { $0 == .on }
         (f.connectTimeout, f.setupTimeout, f.closeTimeout) = (connectTimeout, setupTimeout, closeTimeout)
         (f.pingInterval, f.inactivityTimeout, f.replyTimeout) = (pingInterval, inactivityTimeout, replyTimeout)
         return f

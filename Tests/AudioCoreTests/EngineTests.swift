@@ -222,3 +222,37 @@ struct AdaptivePlaybackQueueTests {
         #expect(q.prebufferMs == 30)
     }
 }
+
+/// Local barge-in in the queue: a duck rewrites what the device holds, quieter, after a flush.
+struct DuckTests {
+    @Test func duckRewindsTheHeldSamplesQuieterAndFlushes() {
+        let q = PlaybackQueue(rate: 24000, prebufferMs: 0, maxWriteMs: 10)
+        q.enqueue(turn: 1, samples: [Int16](repeating: 10000, count: 2400))
+        for _ in 0..<4 { if case .audio(let t, let s) = q.next() { q.markWritten(turn: t, count: s.count) } }
+        #expect(q.writtenSamples(turn: 1) == 960)
+        #expect(q.duck(gainDB: -20, rewindSamples: 480))
+        #expect(q.takeFlushRequest())
+        #expect(q.writtenSamples(turn: 1) == 480)
+        #expect(q.queuedSamples == 2400 - 960 + 480)
+        guard case .audio(1, let again) = q.next() else { Issue.record("the rewound samples come first"); return }
+        #expect(again.count == 240 && again.allSatisfy { $0 == 1000 })   // -20 dB
+        q.unduck()
+        _ = q.next()
+        guard case .audio(1, let loud) = q.next() else { Issue.record("the rest of the turn"); return }
+        #expect(loud.allSatisfy { $0 == 10000 })
+        #expect(q.ducks == 1)
+    }
+
+    @Test func nothingPlayingNothingToDuckAndAPurgeEndsTheDuck() {
+        let q = PlaybackQueue(rate: 24000, prebufferMs: 0, maxWriteMs: 10)
+        #expect(!q.duck(gainDB: -24, rewindSamples: 480))
+        q.enqueue(turn: 2, samples: [Int16](repeating: 8000, count: 4800))
+        _ = q.next()
+        #expect(q.duck(gainDB: -24, rewindSamples: 0))
+        #expect(q.ducked)
+        q.purge(turn: 2)
+        #expect(!q.ducked)
+        q.enqueue(turn: 3, samples: [Int16](repeating: 8000, count: 240))
+        #expect(q.next() == .audio(turn: 3, samples: [Int16](repeating: 8000, count: 240)))
+    }
+}

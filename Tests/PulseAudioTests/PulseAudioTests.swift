@@ -141,6 +141,38 @@ extension RealDaemonTests {
             #expect(dev.stats().purges == 1)
         }
 
+        /// Local barge-in (issue 11 item 4): a duck lowers what is heard by ≥ 20 dB within one small
+        /// write (what the device held is written again, quieter), and unduck brings it back.
+        @Test func duckLowersTheSpeakerAtOnceAndUnduckRestoresIt() throws {
+            let rec = try PulseRecorder(source: "voice_out.monitor")
+            var o = PulseOptions()
+            o.speaker = "voice_out"
+            o.captureEnabled = false
+            let dev = try PulseAudioDevice(options: o)
+            defer { dev.stop() }
+            dev.play(turn: 3, samples: ToneGenerator.sine(frequency: 500, seconds: 3.0, rate: 24000, amplitude: 0.5))
+            waitUntil("half a second of the tone played") { dev.playedSamples(turn: 3) >= 12000 }
+            let at = rec.count
+            #expect(dev.duck(gainDB: -24))
+            Thread.sleep(forTimeInterval: 0.5)
+            let mid = rec.count
+            dev.unduck()
+            Thread.sleep(forTimeInterval: 0.4)
+            rec.stop()
+            let all = rec.snapshot()
+            func rms(_ s: ArraySlice<Int16>) -> Double {
+                let e = s.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, s.count))
+                return 10 * log10(max(e, 1e-9) / (32768.0 * 32768.0))
+            }
+            let before = rms(all[(at - 3200)..<at])
+            // From 60 ms after the duck (the monitor's own delay and one write) to the unduck.
+            let ducked = rms(all[(at + 960)..<mid])
+            let back = rms(all[(mid + 3200)..<min(all.count, mid + 4800)])
+            #expect(before - ducked >= 20, "before \(before) dBFS, ducked \(ducked) dBFS")
+            #expect(abs(back - before) < 3, "before \(before) dBFS, after unduck \(back) dBFS")
+            #expect(dev.stats().ducks == 1)
+        }
+
         @Test func devicesByNameAndUnknownNames() throws {
             var o = PulseOptions()
             o.speaker = "no_such_sink"
