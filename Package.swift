@@ -57,6 +57,15 @@ let package = Package(
         .systemLibrary(name: "CSpeexDSP", providers: [.apt(["libspeexdsp-dev"])]),
         .target(name: "Speech", dependencies: ["CEspeakNG", "CPocketSphinx", "CSpeexDSP"], swiftSettings: swift6),
 
+        // In-process echo cancellation and noise suppression: WebRTC audio processing 0.3 (C++, Debian's
+        // libwebrtc-audio-processing-dev) behind a C shim. The defines are the .pc file's Cflags, which
+        // SwiftPM refuses to take from pkg-config (it allows only -I/-L/-l there).
+        .target(name: "CWebRTCAudio",
+                cxxSettings: [.define("WEBRTC_POSIX"), .define("WEBRTC_AUDIO_PROCESSING_ONLY_BUILD"),
+                              .unsafeFlags(["-isystem", "/usr/include/webrtc_audio_processing"])],
+                linkerSettings: [.linkedLibrary("webrtc_audio_processing")]),
+        .target(name: "EchoCancel", dependencies: ["CWebRTCAudio"], swiftSettings: swift6),
+
         // ── composition ──
         .target(name: "Emulator", dependencies: [
             "LiveProtocol", "AudioCore", "Speech",
@@ -110,6 +119,7 @@ let package = Package(
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol", "Speech",
                                                           .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swift6),
         .testTarget(name: "SpeechTests", dependencies: ["Speech", "AudioCore"], swiftSettings: swift6),
+        .testTarget(name: "EchoCancelTests", dependencies: ["EchoCancel"], swiftSettings: swift6),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [
             "TestSupport", "LiveSession", "LiveProtocol", "Emulator", "WebSocketTransport", "App", "AudioCore", "Speech",
