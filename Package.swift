@@ -64,7 +64,7 @@ let package = Package(
                 cxxSettings: [.define("WEBRTC_POSIX"), .define("WEBRTC_AUDIO_PROCESSING_ONLY_BUILD"),
                               .unsafeFlags(["-isystem", "/usr/include/webrtc_audio_processing"])],
                 linkerSettings: [.linkedLibrary("webrtc_audio_processing")]),
-        .target(name: "EchoCancel", dependencies: ["CWebRTCAudio"], swiftSettings: swift6),
+        .target(name: "EchoCancel", dependencies: ["CWebRTCAudio", "AudioCore"], swiftSettings: swift6),
 
         // ── composition ──
         .target(name: "Emulator", dependencies: [
@@ -87,7 +87,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         .executableTarget(name: "livetalk", dependencies: [
-            "App", "Emulator", "LiveSession", "PulseAudio", "TerminalUI", "Curses", "WebSocketTransport",
+            "App", "Emulator", "LiveSession", "PulseAudio", "EchoCancel", "TerminalUI", "Curses", "WebSocketTransport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),

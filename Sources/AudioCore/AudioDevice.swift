@@ -97,7 +97,8 @@ public final class CaptureRing: @unchecked Sendable {
 public protocol MicProcessor: AnyObject, Sendable {
     /// Every block written to the speaker, silence included, at `rate`.
     func played(_ samples: [Int16], rate: Int)
-    /// A microphone chunk at 16 kHz, processed (same length).
+    /// A microphone chunk at 16 kHz, processed: the same length, or longer when audio held back
+    /// earlier (the start of the user's words, while an echo gate decided) comes out with it.
     func microphone(_ samples: [Int16]) -> [Int16]
     /// How far the echo lags what was played: the device latencies, in ms.
     func setDelay(ms: Int)

@@ -8,6 +8,7 @@ import Foundation
 import LiveSession
 import Logging
 import PulseAudio
+import EchoCancel
 import TerminalUI
 import WebSocketTransport
 
@@ -162,9 +163,23 @@ extension ClientEdges {
                 guard plan.choice == .auto || plan.choice == .pulse else { return AudioOpening() }
                 var o = PulseOptions()
                 (o.mic, o.speaker, o.playbackBufferMs, o.captureEnabled) = (plan.mic, plan.speaker, plan.playbackBufferMs, capture)
+                // The echo canceller hears exactly what the speaker played (issue 11).
+                var processor: WebRTCMicProcessor?
+                var processorProblem: String?
+                if capture, plan.echoCancellation || plan.noiseSuppression {
+                    do throws(EchoCancelError) {
+                        let p = try WebRTCMicProcessor(echoCancellation: plan.echoCancellation,
+                                                       noiseSuppression: plan.noiseSuppression)
+                        o.playbackTap = { p.played($0, rate: 24000) }
+                        processor = p
+                    } catch {
+                        processorProblem = "\(error)"
+                    }
+                }
                 do throws(PulseError) {
                     let device = try PulseAudioDevice(options: o)
                     let news = AsyncStream<Notice> { c in
+                        if let processorProblem { c.yield(.echoCancellerOff(reason: processorProblem)) }
                         let t = Task {
                             for await e in device.events {
                                 switch e {
@@ -176,7 +191,7 @@ extension ClientEdges {
                         }
                         c.onTermination = { _ in t.cancel() }
                     }
-                    return AudioOpening(device: device, news: news)
+                    return AudioOpening(device: device, news: news, processor: processor)
                 } catch {
                     return AudioOpening(offReason: error.message)
                 }

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+@testable import EchoCancel
+
+/// The residual echo gate after the canceller: pure, time as a value.
+struct EchoGateTests {
+    /// A 20 ms chunk (320 samples at 16 kHz) of a 400 Hz tone at `amplitude`.
+    func tone(_ amplitude: Double, phase: Int = 0) -> [Int16] {
+        (0..<320).map { Int16(amplitude * 32767 * sin(2 * .pi * 400 * Double($0 + phase) / 16000)) }
+    }
+    let silence = [Int16](repeating: 0, count: 320)
+
+    /// The speaker plays at `speaker` while `steps` microphone chunks go through; returns the outputs.
+    func run(_ gate: inout EchoGate, speaker: Double, mic: (Int) -> (processed: [Int16], raw: [Int16]), steps: Range<Int>) -> [[Int16]] {
+        steps.map { i in
+            let t = Double(i) * 20
+            gate.played(speaker > 0 ? tone(speaker) : silence, atMs: t)
+            let m = mic(i)
+            return gate.microphone(m.processed, raw: m.raw, atMs: t)
+        }
+    }
+
+    @Test func withTheSpeakerQuietEverythingPasses() {
+        var g = EchoGate()
+        let out = run(&g, speaker: 0, mic: { _ in (self.tone(0.01), self.tone(0.01)) }, steps: 0..<10)
+        #expect(out.allSatisfy { $0 == tone(0.01) })
+        #expect(g.gatedChunks == 0)
+    }
+
+    @Test func echoAloneIsSentAsSilenceEvenBeforeTheCancellerConverges() {
+        var g = EchoGate()
+        // Speaker at −6 dBFS; raw echo 8 dB down; the canceller leaves from −12 dB (unconverged) to −40 dB.
+        let out = run(&g, speaker: 0.5, mic: { i in
+            let left = i < 50 ? 0.5 * 0.25 : 0.5 * 0.01
+            return (self.tone(left), self.tone(0.5 * 0.4))
+        }, steps: 0..<200)
+        #expect(out.allSatisfy { $0.allSatisfy { $0 == 0 } })
+        #expect(g.passedChunks == 0 && g.gatedChunks == 200)
+        #expect(g.echoReturnDB < -20)   // it learned the converged residue
+    }
+
+    @Test func theUserOverTheSpeakerOpensItWithTheirFirstWordsAndOneBurstDoesNot() {
+        var g = EchoGate()
+        // 4 s of echo only, to learn it.
+        _ = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.005), self.tone(0.2)) }, steps: 0..<200)
+        // One loud chunk (a burst of residue): still silence.
+        let burst = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.3), self.tone(0.6)) }, steps: 200..<201)
+        #expect(burst[0].allSatisfy { $0 == 0 })
+        _ = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.005), self.tone(0.2)) }, steps: 201..<210)
+        // The user, as loud as the speaker: the second chunk opens the gate and brings the held ones.
+        let user = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.4), self.tone(0.6)) }, steps: 210..<216)
+        #expect(user[0].allSatisfy { $0 == 0 })
+        #expect(user[1].count == 4 * 320)   // three held chunks, then this one
+        #expect(Array(user[1].suffix(320)) == tone(0.4))
+        #expect(user[2...].allSatisfy { $0 == tone(0.4) })
+        #expect(g.releasedChunks == 1)
+    }
+
+    @Test func aPauseBetweenWordsStaysOpenWhateverTheWallClockSays() {
+        var g = EchoGate()
+        _ = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.005), self.tone(0.2)) }, steps: 0..<200)
+        _ = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.4), self.tone(0.6)) }, steps: 200..<203)
+        // The consumer stalls for a second (wall clock jumps), then 300 ms of a quiet gap between words.
+        let gap = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.005), self.tone(0.2)) }, steps: 253..<268)
+        #expect(gap.allSatisfy { $0 == tone(0.005) })
+        // 600 ms later than the last loud chunk, by microphone audio: closed again.
+        let after = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.005), self.tone(0.2)) }, steps: 268..<280)
+        #expect(after.last?.allSatisfy { $0 == 0 } == true)
+    }
+
+    @Test func theHeldAudioIsBounded() {
+        var g = EchoGate()
+        _ = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.005), self.tone(0.2)) }, steps: 0..<1000)
+        _ = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.4), self.tone(0.6)) }, steps: 1000..<1001)
+        let opened = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.4), self.tone(0.6)) }, steps: 1001..<1002)
+        #expect(opened[0].count == (g.heldChunks + 1) * 320)
+    }
+}
