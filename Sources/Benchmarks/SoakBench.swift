@@ -2,7 +2,7 @@
 // (issue 9 item 6). The client side (Session over WebSocketTransport, the built-in tools, a
 // continuous microphone feed) runs in this process, so RSS is the client's.
 //
-//   livetalk-bench soak [--minutes 60] [--speedup 15] [--bound 15]
+//   livetalk-bench soak [--minutes 60] [--speedup 15] [--bound 15] [--no-reconnects] [--verbose]
 //
 // Wall time ≈ minutes × 60 / speedup (+ start and drain). The microphone is fed `speedup` times
 // faster than real time; the emulator paces its replies in real time, so the number of turns is
@@ -10,6 +10,7 @@
 // is a real connection drop (no close frame, the client sees 1006) with the emulator's resumption
 // store intact, which `--fault-drop-after-ms` (once per server) and restarting the emulator (the
 // store is lost, so a resume is refused as fatal) cannot give.
+import ArgumentParser
 import AudioCore
 import Foundation
 import LiveProtocol
@@ -19,7 +20,35 @@ import WebSocketTransport
 import Glibc
 #endif
 
-// MARK: options
+// MARK: the command
+
+struct SoakBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "soak",
+        abstract: "An accelerated long conversation against `livetalk serve --speech tones` (not part of `all`).",
+        discussion: "Prints soak.* figures and exits 2 when a goal is missed (RSS growth, stuck states, lost inputs, "
+            + "fewer barge-ins, reconnects or tool calls than the targets).")
+
+    @Option(help: "Minutes of conversation.") var minutes: Double = 60
+    @Option(help: "How much faster than real time the microphone is fed.") var speedup: Double = 15
+    @Option(help: "Seconds after which a state or an open turn counts as stuck; every wait gives up after it.")
+    var bound: Double = 15
+    @Flag(help: "No drops, goAways or reconfigures: isolates the steady state.") var noReconnects = false
+    @Flag(help: "A line per goAway, setupComplete and replay.") var verbose = false
+
+    func validate() throws {
+        for (name, v) in [("--minutes", minutes), ("--speedup", speedup), ("--bound", bound)] where !(v > 0 && v.isFinite) {
+            throw ValidationError("\(name) needs a positive number")
+        }
+    }
+
+    func run() async throws {
+        let o = SoakOptions(minutes: minutes, speedup: speedup, bound: bound, reconnects: !noReconnects, verbose: verbose)
+        let passed = try await benchSoak(o)
+        fflush(nil)
+        if !passed { throw ExitCode(2) }
+    }
+}
 
 struct SoakOptions {
     var minutes: Double = 60
@@ -32,24 +61,7 @@ struct SoakOptions {
     var verbose = false
 
     var wallSeconds: Double { minutes * 60 / speedup }
-
-    init(_ args: [String]) throws {
-        func value(_ name: String) throws -> Double? {
-            guard let i = args.firstIndex(of: name) else { return nil }
-            guard i + 1 < args.count, let v = Double(args[i + 1]), v > 0, v.isFinite else {
-                throw BenchError("\(name) needs a positive number")
-            }
-            return v
-        }
-        minutes = try value("--minutes") ?? minutes
-        speedup = try value("--speedup") ?? speedup
-        bound = try value("--bound") ?? bound
-        reconnects = !args.contains("--no-reconnects")
-        verbose = args.contains("--verbose")
-    }
 }
-
-func wallSeconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
 /// VmRSS of this process in MB (nan when /proc is not there).
 func residentMB() -> Double {
@@ -67,241 +79,6 @@ func slope(_ pts: [(Double, Double)]) -> Double {
     let sxx = pts.map { ($0.0 - mx) * ($0.0 - mx) }.reduce(0, +)
     let sxy = pts.map { ($0.0 - mx) * ($0.1 - my) }.reduce(0, +)
     return sxx > 0 ? sxy / sxx : .nan
-}
-
-func note(_ s: String) {
-    print("# \(s)")
-    fflush(nil)
-}
-
-// MARK: the emulator process
-
-/// A line of a pipe, read on a thread so the wait for it can be bounded.
-final class FirstLine: @unchecked Sendable {
-    private let lock = NSLock()
-    private var text = ""   // guarded by lock
-    private var done = false
-    let ready = DispatchSemaphore(value: 0)
-
-    /// Reads `handle` until a newline (then signals) and keeps draining it until EOF, so a chatty
-    /// child never blocks on a full pipe.
-    func start(_ handle: FileHandle) {
-        Thread { [self] in
-            while true {
-                let d = handle.availableData
-                if d.isEmpty { break }
-                lock.lock()
-                let signal = !done
-                if !done {
-                    text += String(decoding: d, as: UTF8.self)
-                    if text.contains("\n") { done = true } else if text.utf8.count > 4096 { done = true }
-                }
-                let finished = done
-                lock.unlock()
-                if signal && finished { ready.signal() }
-            }
-            lock.lock()
-            let signal = !done
-            done = true
-            lock.unlock()
-            if signal { ready.signal() }
-        }.start()
-    }
-
-    var value: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return text
-    }
-}
-
-/// `livetalk serve --speech tones` next to this executable; returns it and its port.
-func startSoakEmulator(lifetime: Double, goAwayBefore: Double, bound: Double) throws -> (Process, Int) {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    let bin = dir.appendingPathComponent("livetalk")
-    guard FileManager.default.isExecutableFile(atPath: bin.path) else {
-        throw BenchError("no livetalk next to the bench (\(bin.path)): swift build --product livetalk")
-    }
-    let p = Process()
-    p.executableURL = bin
-    p.arguments = ["serve", "--port", "0", "--speech", "tones", "--log-level", "error",
-                   "--connection-lifetime", String(format: "%.3f", lifetime),
-                   "--go-away-before", String(format: "%.3f", goAwayBefore)]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    let line = FirstLine()
-    line.start(out.fileHandleForReading)
-    if line.ready.wait(timeout: .now() + bound * 2) == .timedOut {
-        p.terminate()
-        throw BenchError("livetalk serve printed no \"listening on\" line within \(Int(bound * 2)) s")
-    }
-    let text = line.value
-    guard let r = text.range(of: #"listening on wss?://[^\s:]+:(\d+)"#, options: .regularExpression),
-          let colon = text[r].lastIndex(of: ":"), let port = Int(text[r][text.index(after: colon)...]) else {
-        p.terminate()
-        throw BenchError("livetalk serve did not start: \(text.isEmpty ? "(no output)" : text)")
-    }
-    return (p, port)
-}
-
-func stopProcess(_ p: Process, bound: Double) {
-    guard p.isRunning else { return }
-    p.terminate()
-    let deadline = Date() + bound
-    while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-    if p.isRunning {
-        note("livetalk serve (pid \(p.processIdentifier)) did not exit within \(Int(bound)) s of SIGTERM; sending SIGKILL")
-        kill(p.processIdentifier, SIGKILL)
-    }
-}
-
-// MARK: a TCP relay that can drop every connection at once
-
-/// 127.0.0.1:port → 127.0.0.1:target, two blocking pump threads per connection. `cut()` shuts
-/// every relayed connection down: the client gets a FIN with no WebSocket close frame (1006),
-/// the emulator sees its socket end and keeps the session's resumption snapshot.
-final class DropRelay: @unchecked Sendable {
-    let port: Int
-    private let listenFD: Int32
-    private let target: Int
-    private let lock = NSLock()
-    // Guarded by lock.
-    private var pairs: [Int: (client: Int32, server: Int32, finished: Int)] = [:]
-    private var nextId = 0
-    private var stopped = false
-    private var acceptedCount = 0
-
-    init(targetPort: Int) throws {
-        target = targetPort
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw BenchError("relay: socket() failed: errno \(errno)") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = Self.loopback(port: 0)
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 64) == 0 else {
-            close(fd)
-            throw BenchError("relay: bind/listen failed: errno \(errno)")
-        }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        listenFD = fd
-        Thread { [self] in acceptLoop() }.start()
-    }
-
-    static func loopback(port: Int) -> sockaddr_in {
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_port = UInt16(port).bigEndian
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return a
-    }
-
-    var accepted: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return acceptedCount
-    }
-
-    private func acceptLoop() {
-        while true {
-            let c = accept(listenFD, nil, nil)
-            if c < 0 {
-                if errno == EINTR { continue }
-                return   // closed by stop()
-            }
-            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = Self.loopback(port: target)
-            let ok = s >= 0 && withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            } == 0
-            guard ok else {
-                close(c)
-                if s >= 0 { close(s) }
-                continue
-            }
-            var one: Int32 = 1
-            setsockopt(c, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            lock.lock()
-            if stopped {
-                lock.unlock()
-                close(c)
-                close(s)
-                return
-            }
-            nextId += 1
-            acceptedCount += 1
-            let id = nextId
-            pairs[id] = (c, s, 0)
-            lock.unlock()
-            Thread { [self] in pump(from: c, to: s, id: id) }.start()
-            Thread { [self] in pump(from: s, to: c, id: id) }.start()
-        }
-    }
-
-    private func pump(from: Int32, to: Int32, id: Int) {
-        let size = 64 << 10
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-        defer { buf.deallocate() }
-        copying: while true {
-            let n = read(from, buf, size)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            var off = 0
-            while off < n {
-                let w = send(to, buf + off, n - off, Int32(MSG_NOSIGNAL))
-                if w < 0 && errno == EINTR { continue }
-                if w <= 0 { break copying }
-                off += w
-            }
-        }
-        shutdown(from, Int32(SHUT_RDWR))
-        shutdown(to, Int32(SHUT_RDWR))
-        lock.lock()
-        var closeBoth = false
-        if var p = pairs[id] {
-            p.finished += 1
-            if p.finished == 2 {
-                pairs[id] = nil
-                closeBoth = true
-            } else {
-                pairs[id] = p
-            }
-        }
-        lock.unlock()
-        if closeBoth {
-            close(from)
-            close(to)
-        }
-    }
-
-    /// Drops every relayed connection now; returns how many there were.
-    @discardableResult func cut() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        for (_, p) in pairs where p.finished == 0 {
-            shutdown(p.client, Int32(SHUT_RDWR))
-            shutdown(p.server, Int32(SHUT_RDWR))
-        }
-        return pairs.values.filter { $0.finished == 0 }.count
-    }
-
-    func stop() {
-        lock.lock()
-        stopped = true
-        lock.unlock()
-        shutdown(listenFD, Int32(SHUT_RDWR))
-        close(listenFD)
-        cut()
-    }
 }
 
 // MARK: what the session reports
@@ -354,7 +131,7 @@ actor SoakProbe {
         self.verbose = verbose
     }
 
-    private func at() -> String { String(format: "t=%.1fs", wallSeconds(ContinuousClock.now - start)) }
+    private func at() -> String { String(format: "t=%.1fs", (ContinuousClock.now - start).seconds) }
 
     func expect(_ nonce: Int) { pending[nonce] = .now; snap.pendingNonces = pending.count }
     func isPending(_ nonce: Int) -> Bool { pending[nonce] != nil }
@@ -449,7 +226,7 @@ actor SoakProbe {
             rest = rest[r.upperBound...]
             let digits = rest.prefix { $0.isNumber }
             if let n = Int(digits), rest.dropFirst(digits.count).hasPrefix(" alpha"), let sent = pending.removeValue(forKey: n) {
-                echoDelays.append(wallSeconds(now - sent))
+                echoDelays.append((now - sent).seconds)
                 if echoDelays.count > 5000 { echoDelays.removeFirst(1000) }
             }
         }
@@ -491,7 +268,7 @@ actor MicFeed {
         let start = clock.now
         var n = 0
         while !stopped {
-            let due = Int(wallSeconds(clock.now - start) * 50 * speedup)
+            let due = Int((clock.now - start).seconds * 50 * speedup)
             if due - n > 250 {
                 // Behind by more than 5 s of audio (the machine is busy): skip rather than flood.
                 skipped += due - n - 50
@@ -511,8 +288,7 @@ actor MicFeed {
 
 // MARK: the soak
 
-func benchSoak(_ args: [String]) async throws -> Bool {
-    let o = try SoakOptions(args)
+func benchSoak(_ o: SoakOptions) async throws -> Bool {
     let wall = o.wallSeconds
     let bound = Duration.milliseconds(Int(o.bound * 1000))
     // Reconnects: the emulator ends every connection after `lifetime` (goAway `goAwayBefore`
@@ -526,7 +302,9 @@ func benchSoak(_ args: [String]) async throws -> Bool {
                 + "%d relay drops, %d reconfigures; stuck bound %.0f s",
                 o.minutes, o.speedup, wall, lifetime - goAwayBefore, drops, reconfigures, o.bound))
 
-    let (serve, servePort) = try startSoakEmulator(lifetime: lifetime, goAwayBefore: goAwayBefore, bound: o.bound)
+    let (serve, servePort) = try startEmulator(["--speech", "tones",
+                                                "--connection-lifetime", String(format: "%.3f", lifetime),
+                                                "--go-away-before", String(format: "%.3f", goAwayBefore)], bound: o.bound)
     defer { stopProcess(serve, bound: o.bound) }
     let relay = try DropRelay(targetPort: servePort)
     defer { relay.stop() }
@@ -551,7 +329,7 @@ func benchSoak(_ args: [String]) async throws -> Bool {
             try? await Task.sleep(for: .milliseconds(5))
         }
         waitTimeouts += 1
-        let t = String(format: "t=%.1fs", wallSeconds(clock.now - probe.start))
+        let t = String(format: "t=%.1fs", (clock.now - probe.start).seconds)
         note("\(t) gave up after \(Deadlines.seconds(limit)) waiting for \(what) (state \(await probe.snap.state))")
         return false
     }
@@ -568,7 +346,7 @@ func benchSoak(_ args: [String]) async throws -> Bool {
     let sampler = Task {
         var pts: [(Double, Double)] = []
         while !Task.isCancelled {
-            pts.append((wallSeconds(clock.now - probe.start), residentMB()))
+            pts.append(((clock.now - probe.start).seconds, residentMB()))
             await probe.tick()
             try? await Task.sleep(for: .milliseconds(500))
         }
@@ -576,7 +354,7 @@ func benchSoak(_ args: [String]) async throws -> Bool {
     }
 
     let rssStart = residentMB()
-    let cpu0 = cpuSeconds(), serveCPU0 = processCPU(String(serve.processIdentifier))
+    let cpu0 = cpuSeconds(), serveCPU0 = processCPU(serve)
     let runStart = clock.now
     var nonce = 0
     var texts = 0, toolTexts = 0, speechBursts = 0, dropsDone = 0, reconfiguresDone = 0, failuresSeen = 0
@@ -588,8 +366,8 @@ func benchSoak(_ args: [String]) async throws -> Bool {
     var step = 0
     // Steps in turn: a typed text with a nonce, a tool request, a burst of speech, a tool request.
     // Each goes in while the previous reply is still playing, so each is a barge-in.
-    while wallSeconds(clock.now - runStart) < wall {
-        let elapsed = wallSeconds(clock.now - runStart)
+    while (clock.now - runStart).seconds < wall {
+        let elapsed = (clock.now - runStart).seconds
         if nextDrop <= drops, elapsed >= wall * (Double(nextDrop) - 0.5) / Double(drops) {
             nextDrop += 1
             if relay.cut() > 0 { dropsDone += 1 }
@@ -639,13 +417,13 @@ func benchSoak(_ args: [String]) async throws -> Bool {
         }
         step += 1
     }
-    let runWall = wallSeconds(clock.now - runStart)
+    let runWall = (clock.now - runStart).seconds
 
     // Drain: every nonce typed must come back (a reply in flight gets its bound).
     _ = await wait("the last replies (\(await probe.pendingNonces.count) nonce(s) outstanding)", { await probe.snap.pendingNonces == 0 })
     await probe.tick()
     let rssEnd = residentMB()
-    let cpu = cpuSeconds() - cpu0, serveCPU = processCPU(String(serve.processIdentifier)) - serveCPU0
+    let cpu = cpuSeconds() - cpu0, serveCPU = processCPU(serve) - serveCPU0
     await mic.stop()
     await micTask.value
     sampler.cancel()

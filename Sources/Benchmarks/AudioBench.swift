@@ -1,0 +1,132 @@
+// livetalk-bench audio — stale audio after a purge (livetalk and the seeds' pattern), device
+// latency, capture → session hand-off and full-duplex CPU of the audio engine.
+// Needs a PulseAudio server with sinks voice_out and mic_feed: eval "$(scripts/pulse-start)".
+import ArgumentParser
+import AudioCore
+import Foundation
+import LiveProtocol
+import PulseAudio
+
+struct AudioBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audio",
+        abstract: "Stale audio after a purge, device latency, capture hand-off and audio-engine CPU (needs PulseAudio).")
+
+    @Option(help: "Purges measured per pattern.") var trials = 20
+
+    func run() async throws { try await benchAudio(trials: trials) }
+}
+
+/// Loud samples (|x| > 500) in `s`, as milliseconds at 16 kHz.
+func loudMs(_ s: ArraySlice<Int16>) -> Double { Double(s.filter { abs(Int($0)) > 500 }.count) / 16 }
+
+/// livetalk's path: a purge drops the queue, flushes the device, and later chunks of the turn are ignored.
+func staleAfterPurgeLivetalk(trials: Int) throws -> [Double] {
+    var o = PulseOptions()
+    o.speaker = "voice_out"
+    o.captureEnabled = false
+    let dev = try PulseAudioDevice(options: o)
+    defer { dev.stop() }
+    var out: [Double] = []
+    for t in 1...trials {
+        let rec = try PulseRecorder(source: "voice_out.monitor")
+        dev.play(turn: t, samples: ToneGenerator.sine(frequency: 500, seconds: 2, rate: 24000, amplitude: 0.5))
+        let deadline = Date() + 5
+        while dev.playedSamples(turn: t) < 7200 && Date() < deadline { Thread.sleep(forTimeInterval: 0.002) }
+        let at = rec.count
+        dev.purge(turn: t)
+        Thread.sleep(forTimeInterval: 0.4)
+        rec.stop()
+        out.append(loudMs(rec.snapshot()[at...]))
+    }
+    return out
+}
+
+/// The seeds' pattern, rebuilt: an unbounded application queue drained by blocking 64 ms writes to a
+/// stream with the server's default buffering. The reply arrives in a burst (as the service sends it).
+/// `clearQueue` false: the seeds do nothing on barge-in, so the queued answer plays out (ghost audio);
+/// true: a kinder variant that clears its queue but neither flushes the device nor writes small chunks.
+func staleAfterPurgeBaseline(trials: Int, clearQueue: Bool) throws -> [Double] {
+    var out: [Double] = []
+    for _ in 1...trials {
+        let rec = try PulseRecorder(source: "voice_out.monitor")
+        let queue = BaselineQueue()
+        let tone = ToneGenerator.sine(frequency: 500, seconds: 2, rate: 24000, amplitude: 0.5)
+        for i in stride(from: 0, to: tone.count, by: 1536) { queue.push(Array(tone[i..<min(i + 1536, tone.count)])) }
+        let done = DispatchSemaphore(value: 0)
+        let writer = Thread {
+            // The stream lives on the writer thread, as pa_simple streams must.
+            if let player = try? PulsePlayer(sink: "voice_out", rate: 24000, targetLatencyMs: 0, fragmentMs: 64) {
+                while let chunk = queue.pop() { try? player.write(chunk) }
+                player.drain()
+            }
+            done.signal()
+        }
+        let started = Date()
+        writer.start()
+        while Date().timeIntervalSince(started) < 0.3 { Thread.sleep(forTimeInterval: 0.002) }
+        let at = rec.count
+        if clearQueue { queue.clear() }   // what the server holds keeps playing either way
+        queue.close()   // no more chunks will arrive; the writer ends when its queue is empty
+        _ = done.wait(timeout: .now() + 10)
+        Thread.sleep(forTimeInterval: 0.2)
+        rec.stop()
+        let all = rec.snapshot()
+        if ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
+            print("debug baseline: at \(at) total \(all.count) loud-before \(loudMs(all[..<at])) loud-after \(loudMs(all[at...]))")
+        }
+        out.append(loudMs(all[at...]))
+    }
+    return out
+}
+
+final class BaselineQueue: @unchecked Sendable {
+    private let cond = NSCondition()
+    /// Guarded by `cond`.
+    private var items: [[Int16]] = []
+    private var closed = false
+    func push(_ c: [Int16]) { cond.lock(); items.append(c); cond.unlock(); cond.signal() }
+    func clear() { cond.lock(); items.removeAll(); cond.unlock() }
+    func close() { cond.lock(); closed = true; cond.unlock(); cond.broadcast() }
+    func pop() -> [Int16]? {
+        cond.lock(); defer { cond.unlock() }
+        while items.isEmpty && !closed { _ = cond.wait(until: Date() + 0.05) }
+        return items.isEmpty ? nil : items.removeFirst()
+    }
+}
+
+func benchAudio(trials: Int) async throws {
+    let ours = try staleAfterPurgeLivetalk(trials: trials)
+    let base = try staleAfterPurgeBaseline(trials: trials, clearQueue: false)
+    let cleared = try staleAfterPurgeBaseline(trials: trials, clearQueue: true)
+    report("audio.stale_after_purge_ms.livetalk_median", median(ours), "ms")
+    report("audio.stale_after_purge_ms.livetalk_max", ours.max() ?? .nan, "ms")
+    report("audio.stale_after_purge_ms.seeds_pattern_median", median(base), "ms")
+    report("audio.stale_after_purge_ms.seeds_pattern_max", base.max() ?? .nan, "ms")
+    report("audio.stale_after_purge_ms.seeds_queue_cleared_no_flush_median", median(cleared), "ms")
+    report("audio.stale_after_purge_ms.seeds_queue_cleared_no_flush_max", cleared.max() ?? .nan, "ms")
+
+    // Full duplex for 10 s: capture 16 kHz 20 ms reads + playback 24 kHz ≤20 ms writes; hand-off latency per chunk.
+    var o = PulseOptions()
+    o.speaker = "voice_out"
+    o.mic = "mic_feed.monitor"
+    let dev = try PulseAudioDevice(options: o)
+    let tone = ToneGenerator.sine(frequency: 300, seconds: 11, rate: 24000, amplitude: 0.3)
+    let cpu0 = cpuSeconds()
+    dev.play(turn: 1, samples: tone)
+    var handoffs: [Double] = []
+    var latencies: [Double] = []
+    let t0 = ContinuousClock.now
+    for await chunk in dev.capture {
+        handoffs.append((ContinuousClock.now - chunk.capturedAt).seconds * 1000)
+        if handoffs.count % 25 == 0 { latencies.append(Double(dev.stats().playbackLatencyMicros) / 1000) }
+        if ContinuousClock.now - t0 > .seconds(10) { break }
+    }
+    let cpu = cpuSeconds() - cpu0
+    dev.stop()
+    report("audio.playback_device_latency_ms_median", median(latencies), "ms")
+    report("audio.capture_to_session_handoff_ms_median", median(handoffs), "ms")
+    report("audio.capture_to_session_handoff_ms_p99", handoffs.sorted()[Int(Double(handoffs.count) * 0.99)], "ms")
+    report("audio.full_duplex_cpu_percent_one_core", cpu / 10 * 100, "%")
+    report("audio.trials", Double(trials), "count")
+}
