@@ -93,7 +93,7 @@ let package = Package(
         ], swiftSettings: swift6),
         .executableTarget(name: "Benchmarks", dependencies: [
             "App", "Emulator", "LiveProtocol", "LiveSession", "WebSocketTransport", "PulseAudio", "AudioCore", "CPulseSimple",
-            "Speech", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Speech", "EchoCancel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift6),
         .target(name: "TestSupport", dependencies: [
             "LiveProtocol", "LiveSession", "Emulator", "WebSocketTransport", "TerminalUI",

@@ -4,6 +4,7 @@
 //   swift build -c release && .build/release/livetalk-bench [all] [--seconds 30]
 //   livetalk-bench decode | launch | stream | ui | emulator | audio     (the parts of `all`, in its order)
 //   livetalk-bench soak [--minutes 60] [--speedup 15] [--bound 15]     (not part of `all`; exits 2 when a goal is missed)
+//   livetalk-bench echo [--replies 20] [--bargeins 20]                 (not part of `all`; needs the test PulseAudio daemon)
 import ArgumentParser
 import Foundation
 
@@ -18,7 +19,7 @@ struct Bench: AsyncParsableCommand {
             (eval "$(scripts/pulse-start)"); `ui` needs tmux.
             """,
         subcommands: [AllBenches.self, DecodeBench.self, LaunchBench.self, StreamBench.self, UIBench.self,
-                      EmulatorBench.self, AudioBench.self, SoakBench.self],
+                      EmulatorBench.self, AudioBench.self, EchoBench.self, SoakBench.self],
         defaultSubcommand: AllBenches.self)
 }
 

@@ -55,10 +55,13 @@ public final class WebRTCMicProcessor: MicProcessor, @unchecked Sendable {
         gateLock.withLock { gate?.played(samples, atMs: at) }
     }
 
-    public func microphone(_ samples: [Int16]) -> [Int16] {
+    public func microphone(_ samples: [Int16]) -> [Int16] { process(samples).out }
+
+    /// `microphone`, with the canceller's output before the gate (the benchmark's echo reduction).
+    public func process(_ samples: [Int16]) -> (cancelled: [Int16], out: [Int16]) {
         let processed = canceller.capture(samples)
         let at = nowMs
-        return gateLock.withLock { gate?.microphone(processed, raw: samples, atMs: at) } ?? processed
+        return (processed, gateLock.withLock { gate?.microphone(processed, raw: samples, atMs: at) } ?? processed)
     }
 
     /// Microphone chunks the residual echo gate sent as silence, and those it let through while
