@@ -58,10 +58,20 @@ public struct Blob: Codable, Hashable, Sendable {
     public static let pcm16kMime = "audio/pcm;rate=16000"
     public static let pcm24kMime = "audio/pcm;rate=24000"
 
-    /// The sample rate declared in an `audio/pcm;rate=N` MIME type, if any.
+    /// The sample rate declared in an `audio/pcm;rate=N` MIME type, if any: the digits after the
+    /// first `rate=` (nil when there are none, or too many for an `Int`).
     public var sampleRate: Int? {
-        guard let mimeType, let r = mimeType.range(of: "rate=") else { return nil }
-        return Int(mimeType[r.upperBound...].prefix { $0.isNumber })
+        guard let mimeType else { return nil }
+        // Asked for every model audio chunk: for ASCII a byte search finds what Foundation's
+        // `range(of:)` finds, without bridging to NSString (0.7 % of the client while streaming).
+        let key: Range<String.Index>?
+        if mimeType.utf8.allSatisfy({ $0 < 0x80 }) {
+            key = mimeType.utf8.firstRange(of: "rate=".utf8)
+        } else {
+            key = mimeType.range(of: "rate=")
+        }
+        guard let key else { return nil }
+        return Int(mimeType[key.upperBound...].prefix { $0.isNumber })
     }
 }
 

@@ -11,6 +11,7 @@ import Foundation
 //                                           Usage.swift             usageMetadata
 //   Content.swift        Content, Part, Blob (shared)
 //   Coding.swift         canonical encoding, strict and tolerant decoding
+//   AudioFastPath.swift  microphone audio out and model audio in without Codable (same bytes, same values)
 
 /// A message from client to server: exactly one top-level field.
 public enum ClientMessage: Hashable, Sendable {

@@ -649,8 +649,10 @@ public actor Session {
     public static let playableRates = 8000...48000
 
     static func playableRate(_ blob: Blob) -> Int? {
-        let declared = blob.mimeType?.contains("rate=") ?? false
-        guard let rate = blob.sampleRate else { return declared ? nil : 24000 }
+        guard let rate = blob.sampleRate else {
+            let declared = blob.mimeType?.contains("rate=") ?? false
+            return declared ? nil : 24000
+        }
         return playableRates.contains(rate) ? rate : nil
     }
 

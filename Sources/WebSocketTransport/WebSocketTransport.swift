@@ -71,9 +71,12 @@ public struct WebSocketTransport: Transport {
         let tlsConfiguration = tls
         let deadlines = self.deadlines
         // Every inbound frame (pongs included) passes the library's trace log: the tap counts it
-        // as a sign of life. Everything else goes to our logger at its own level.
+        // as a sign of life, but only between a ping and the next inbound frame (the library
+        // formats a trace line for every frame it sends and receives while the tap listens).
+        // Everything else goes to our logger at its own level.
         var tapped = logger
-        tapped.handler = FrameTapLogHandler(base: logger.handler, onFrame: { connection.sawInbound() })
+        tapped.handler = FrameTapLogHandler(base: logger.handler, listening: { connection.awaitingLife },
+                                            onFrame: { connection.sawInbound() })
         let socketLogger = tapped
         let socket = Task.detached {
             do {
@@ -87,7 +90,8 @@ public struct WebSocketTransport: Transport {
                                 switch item {
                                 case .message(let data):
                                     connection.dequeued()
-                                    try await outbound.write(.text(String(decoding: data, as: UTF8.self)))
+                                    // The JSON is UTF-8 already: a text frame straight from its bytes.
+                                    try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: data))))
                                 case .close(let code, let reason):
                                     try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
                                     return
@@ -125,6 +129,7 @@ public struct WebSocketTransport: Transport {
                                 }
                                 if sincePing >= deadlines.pingInterval {
                                     sincePing = .zero
+                                    connection.expectLife()   // before the ping: its pong may be quick
                                     var payload = ByteBuffer()
                                     payload.writeInteger(UInt64.random(in: 0...UInt64.max))
                                     try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .ping, data: payload)))
@@ -221,6 +226,8 @@ final class WebSocketConnection: TransportConnection, @unchecked Sendable {
     private var socketTask: Task<Void, Never>?
     /// Guarded by `lock`: when the last inbound frame arrived.
     private var lastInbound = ContinuousClock.now
+    /// Guarded by `lock`: a ping went out and no frame has arrived since, so the frame tap listens.
+    private var waitingForLife = false
     /// Guarded by `lock`: messages handed to the writer and not yet written.
     private var queued = 0
 
@@ -240,7 +247,15 @@ final class WebSocketConnection: TransportConnection, @unchecked Sendable {
         if cancelNow { t.cancel() }
     }
 
-    func sawInbound() { lock.withLock { lastInbound = .now } }
+    func sawInbound() {
+        lock.withLock {
+            lastInbound = .now
+            waitingForLife = false
+        }
+    }
+    /// A ping is about to go out: listen for any frame (its pong, typically) until one arrives.
+    func expectLife() { lock.withLock { waitingForLife = true } }
+    var awaitingLife: Bool { lock.withLock { waitingForLife } }
     /// Time this process could not run does not count as the peer's silence.
     func forgive(_ d: Duration) { lock.withLock { lastInbound = min(.now, lastInbound + d) } }
     func silence() -> Duration { lock.withLock { .now - lastInbound } }
@@ -344,23 +359,33 @@ final class WebSocketConnection: TransportConnection, @unchecked Sendable {
     }
 }
 
-/// Passes every log event on to `base`, and calls `onFrame` for the WebSocket layer's
-/// "Received <frame>" trace, which it writes for every inbound frame, pongs included.
+/// Passes every log event on to `base`, and while `listening()` calls `onFrame` for the
+/// WebSocket layer's "Received <frame>" trace, which it writes for every inbound frame, pongs
+/// included. Pongs reach us no other way: the library answers and consumes them itself.
+///
+/// The tap listens only when asked (between a ping and the next inbound frame): at trace level
+/// the library formats a line for every frame sent and received (hex bytes and all), 3–4 % of
+/// the client's CPU while streaming (perf, `livetalk-bench stream`).
 struct FrameTapLogHandler: LogHandler {
     var base: any LogHandler
+    let listening: @Sendable () -> Bool
     let onFrame: @Sendable () -> Void
-    /// What the wrapped handler wants; the tap itself always listens at trace.
-    private let baseLevel: Logger.Level
+    /// What the wrapped handler wants; while listening the tap itself takes trace.
+    private var baseLevel: Logger.Level
 
-    init(base: any LogHandler, onFrame: @escaping @Sendable () -> Void) {
+    init(base: any LogHandler, listening: @escaping @Sendable () -> Bool = { true }, onFrame: @escaping @Sendable () -> Void) {
         self.base = base
+        self.listening = listening
         self.onFrame = onFrame
         self.baseLevel = base.logLevel
     }
 
     var logLevel: Logger.Level {
-        get { .trace }
-        set { base.logLevel = newValue }
+        get { listening() ? .trace : baseLevel }
+        set {
+            base.logLevel = newValue
+            baseLevel = newValue
+        }
     }
 
     var metadata: Logger.Metadata {
