@@ -32,15 +32,8 @@ public enum LiveCoder {
     /// The default upper bound for one message (a 24 kHz audio chunk is ~2 KB; 16 MiB is generous).
     public static let defaultMaxMessageBytes = 16 << 20
 
-    /// Canonical JSON; microphone audio takes a hand-written path that writes the same bytes.
-    public static func encode(_ message: ClientMessage) throws -> Data {
-        if let fast = encodeAudioFast(message) { return fast }
-        return try encodeCodable(message)
-    }
+    public static func encode(_ message: ClientMessage) throws -> Data { try makeEncoder().encode(message) }
     public static func encode(_ message: ServerMessage) throws -> Data { try makeEncoder().encode(message) }
-
-    /// Always through `JSONEncoder`: the reference for the fast path (tests, benchmarks).
-    public static func encodeCodable(_ message: ClientMessage) throws -> Data { try makeEncoder().encode(message) }
 
     /// Canonical JSON with sorted keys — for tests and fixtures.
     public static func encodeSorted<T: Encodable>(_ value: T) throws -> Data {
@@ -49,18 +42,8 @@ public enum LiveCoder {
         return try e.encode(value)
     }
 
-    /// Model audio alone (strict mode) takes a hand-written path that gives the same value;
-    /// everything else, and anything odd about it, goes through `JSONDecoder`.
     public static func decodeServer(_ data: Data, mode: DecodingMode = .strict,
                                     maxBytes: Int = defaultMaxMessageBytes) throws -> ServerMessage {
-        guard data.count <= maxBytes else { throw LiveProtocolError.oversize(bytes: data.count, limit: maxBytes) }
-        if mode == .strict, let fast = decodeServerAudioFast(data) { return fast }
-        return try decode(ServerMessage.self, data, mode: mode, maxBytes: maxBytes)
-    }
-
-    /// Always through `JSONDecoder`: the reference for the fast path (tests, benchmarks).
-    public static func decodeServerCodable(_ data: Data, mode: DecodingMode = .strict,
-                                           maxBytes: Int = defaultMaxMessageBytes) throws -> ServerMessage {
         try decode(ServerMessage.self, data, mode: mode, maxBytes: maxBytes)
     }
 

@@ -155,8 +155,11 @@ public struct SessionStateMachine: Sendable {
             closeIntent = intent
             return [.closeSocket(code: CloseCodes.normal)]
         case .closing:
-            // Already closing: a stronger intent wins (quit over disconnect over goAway).
-            if intent == .quit || closeIntent == .goAwayReconnect { closeIntent = intent }
+            // Already closing: a stronger intent wins (quit over disconnect over reset over goAway):
+            // `d` pressed while a reset is still closing the old socket stays disconnected.
+            if intent == .quit || closeIntent == .goAwayReconnect || (intent == .userDisconnect && closeIntent == .reset) {
+                closeIntent = intent
+            }
             return []
         case .disconnected, .closed:
             return []

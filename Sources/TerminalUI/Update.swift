@@ -325,7 +325,9 @@ public func command(_ m: inout AppModel, _ c: UserCommand) -> [Effect] {
         return [.reset]
     case .disconnect:
         switch m.state {
-        case .connected, .interrupted, .connecting: return [.disconnect]
+        // While closing (a reset on its way to a new session) the session decides: a disconnect
+        // asked then wins over the reset's reconnect.
+        case .connected, .interrupted, .connecting, .closing: return [.disconnect]
         default: return []
         }
     case .connect:
@@ -340,7 +342,7 @@ public func command(_ m: inout AppModel, _ c: UserCommand) -> [Effect] {
         switch m.state {
         case .connected, .interrupted, .connecting: return command(&m, .disconnect)
         case .disconnected, .closed: return command(&m, .connect)
-        case .closing: return []
+        case .closing: return command(&m, .disconnect)
         }
     case .record:
         return [.toggleRecording]

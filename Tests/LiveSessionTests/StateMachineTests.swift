@@ -92,6 +92,19 @@ struct StateMachineTests {
         #expect(m.socketOpened() == [.sendSetup(resumeWith: nil)])
     }
 
+    /// `r` then `d` at once: the disconnect, asked while the reset still closes the old socket,
+    /// wins — the session stays disconnected instead of reconnecting (a flaky screen test found it).
+    @Test func aDisconnectDuringAResetStaysDisconnected() {
+        var m = connectedMachine()
+        _ = m.resetRequested()
+        #expect(m.disconnectRequested() == [])
+        #expect(m.socketClosed(code: 1000, reason: "", random: 0) == [])
+        #expect(m.state == .disconnected)
+        #expect(m.resumptionHandle == nil)   // the reset still forgot the old session
+        #expect(m.connectRequested() == [.openSocket(attempt: 0)])
+        #expect(m.socketOpened() == [.sendSetup(resumeWith: nil)])
+    }
+
     @Test func reconnectRequestResumesWithTheHandle() {
         var m = connectedMachine()
         #expect(m.reconnectRequested() == [.closeSocket(code: 1000)])
