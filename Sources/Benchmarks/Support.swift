@@ -91,6 +91,25 @@ func sh(_ command: String) -> String {
     return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
+/// Runs `command` with /bin/sh, output to /dev/null, and waits for that shell only: for a command
+/// that may start a daemon (the first `tmux new-session` starts the tmux server), which inherits
+/// the descriptors Foundation's `Process` watches, so `Process.waitUntilExit` would never return.
+func shDetached(_ command: String) {
+    var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let args: [String] = ["/bin/sh", "-c", command]
+    let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+    defer { for a in argv { free(a) } }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ) == 0 else { return }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+}
+
 // MARK: reading a child's output
 
 /// Everything a pipe delivers, read on its own thread (a chatty child never blocks on a full

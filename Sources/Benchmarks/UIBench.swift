@@ -20,7 +20,8 @@ func startUI(audioArgs: String) async throws -> (String, String) {
     let name = "lt-bench-\(UInt32.random(in: 0...UInt32.max))"
     let pulse = ProcessInfo.processInfo.environment["PULSE_SERVER"]
     let env = "env -u GEMINI_API_KEY -u GOOGLE_API_KEY LANG=C.UTF-8" + (pulse.map { " PULSE_SERVER=\($0)" } ?? "")
-    sh("tmux new-session -d -s \(name) -x 100 -y 30 'exec \(env) \(bin) --log-file /dev/null \(audioArgs)'")
+    // Not through `sh`: with no tmux server running, this starts one, and `Process` would wait for it.
+    shDetached("tmux new-session -d -s \(name) -x 100 -y 30 'exec \(env) \(bin) --log-file /dev/null \(audioArgs)'")
     let pid = sh("tmux list-panes -t \(name) -F '#{pane_pid}'")
     for _ in 0..<100 where !sh("tmux capture-pane -p -t \(name)").contains("● CONNECTED") {
         try await Task.sleep(for: .milliseconds(100))
