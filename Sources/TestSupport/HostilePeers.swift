@@ -160,8 +160,8 @@ public final class QuietLiveServer: Sendable {
                 .upgrade([:]) { inbound, outbound, _ in
                     var messages = inbound.messages(maxSize: 16 << 20).makeAsyncIterator()
                     guard (try? await messages.next()) != nil else { return }   // setup
+                    counter.bump()   // before the reply: a client that sees setupComplete finds it counted
                     try await outbound.write(.text(#"{"setupComplete":{}}"#))
-                    counter.bump()
                     switch mode {
                     case .deadAfterSetup:
                         try await Task.sleep(for: .seconds(3600))
