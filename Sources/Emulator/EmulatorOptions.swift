@@ -32,6 +32,10 @@ public struct EmulatorOptions: Sendable {
     /// A connection that has not sent `setup` this long after it opened is closed: 1008 with a
     /// reason once upgraded, a plain close before (a socket that never finishes its HTTP upgrade).
     public var idleTimeout: Duration = .seconds(10)
+    /// How long a TCP connection may take to finish its HTTP request or WebSocket upgrade before
+    /// it is closed; nil means `idleTimeout`. Separate so a test can give a slow handshake (a
+    /// loaded machine) room while it checks the short setup deadline that starts after it.
+    public var handshakeTimeout: Duration?
     /// Longest text taken from one `realtimeInput.text` or `clientContent` turn, in characters;
     /// the rest is dropped (counted in `Stats.textTruncations`). Replies are capped the same way.
     public var maxTextCharacters: Int = 2000

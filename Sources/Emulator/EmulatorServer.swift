@@ -180,8 +180,9 @@ public final class EmulatorServer: Sendable {
                 await brain.connectionClosed()
             }
         }
-        let idle = TimeAmount.nanoseconds(Int64(clamping: options.idleTimeout.components.seconds) * 1_000_000_000
-                                          + options.idleTimeout.components.attoseconds / 1_000_000_000)
+        let handshake = options.handshakeTimeout ?? options.idleTimeout
+        let idle = TimeAmount.nanoseconds(Int64(clamping: handshake.components.seconds) * 1_000_000_000
+                                          + handshake.components.attoseconds / 1_000_000_000)
         let channelConfig = HTTP1WebSocketUpgradeChannel.Configuration(http1: .init(idleTimeout: idle), ws: wsConfig)
         let ws = HTTPServerBuilder { responder in
             GuardedChannel(base: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: channelConfig,

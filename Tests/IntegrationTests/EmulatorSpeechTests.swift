@@ -158,10 +158,12 @@ final class Box: @unchecked Sendable {
 
 /// R6 over a real loopback socket: the connection cap and the setup deadline.
 @Suite struct EmulatorAdmissionTests {
-    func rawConnect(_ h: EmulatorHarness) async throws -> any TransportConnection {
+    func rawConnect(_ h: EmulatorHarness, connectDeadline: Duration? = nil) async throws -> any TransportConnection {
         var log = Logger(label: "test.raw")
         if ProcessInfo.processInfo.environment["LIVETALK_TEST_TRACE"] != nil { log.logLevel = .trace }
-        return try await WebSocketTransport(logger: log).connect(to: h.endpoint())
+        var d = Deadlines.defaults
+        if let connectDeadline { d.connect = connectDeadline }
+        return try await WebSocketTransport(deadlines: d, logger: log).connect(to: h.endpoint())
     }
 
     func closed(_ c: any TransportConnection) async -> (UInt16, String)? {
@@ -226,8 +228,13 @@ final class Box: @unchecked Sendable {
     }
 
     @Test func testR6_anUpgradedConnectionWithoutSetupIsClosedAfterTheIdleTimeout() async throws {
-        let h = try await EmulatorHarness.start { $0.idleTimeout = .milliseconds(300); $0.speech = .tones }
-        let c = try await rawConnect(h)
+        // The 300 ms setup deadline starts once upgraded. The handshake gets its own, generous
+        // deadline: on a cold, loaded CI run an upgrade that took over 300 ms was closed before it
+        // finished, and the test failed on the handshake instead of checking the setup deadline.
+        let h = try await EmulatorHarness.start {
+            $0.idleTimeout = .milliseconds(300); $0.handshakeTimeout = .seconds(60); $0.speech = .tones
+        }
+        let c = try await rawConnect(h, connectDeadline: .seconds(60))
         let close = await closed(c)
         #expect(close?.0 == 1008, "\(String(describing: close))")
         #expect(close?.1.hasPrefix("no setup message within") == true)
