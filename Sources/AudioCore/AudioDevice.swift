@@ -23,6 +23,8 @@ public struct AudioStats: Sendable, Hashable {
     public var ducks = 0
     /// Device latency of the playback stream, microseconds (0 when unknown).
     public var playbackLatencyMicros = 0
+    /// The jitter buffer's prebuffer target now, ms (0 for devices without one).
+    public var prebufferMs = 0
     public init() {}
 }
 

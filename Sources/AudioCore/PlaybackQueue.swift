@@ -48,7 +48,7 @@ public final class PlaybackQueue: @unchecked Sendable {
     /// Local barge-in: the gain applied to what is written (1 = not ducked), and the newest written
     /// samples of the playing turn (at most `recentKept`), which a duck writes again, quieter.
     private var gain: Float = 1
-    private var recent: [Int16] = []
+    private var recent = SampleRing(capacity: PlaybackQueue.recentKept)
     private var recentTurn: Int?
     private var duckCount = 0
 
@@ -117,7 +117,7 @@ public final class PlaybackQueue: @unchecked Sendable {
             queued = chunks.reduce(0) { $0 + $1.samples.count }
             if let p = playing, p <= purgedThrough { playing = nil }
             gain = 1
-            if let r = recentTurn, r <= purgedThrough { (recent, recentTurn) = ([], nil) }
+            if let r = recentTurn, r <= purgedThrough { recent.removeAll(); recentTurn = nil }
             if let m = measuredTurn, m <= purgedThrough { finishMeasured() }
             flushRequested = true
             purgeCount += 1
@@ -162,9 +162,8 @@ public final class PlaybackQueue: @unchecked Sendable {
             let chunk = chunks[head].samples
             let n = min(maxWriteSamples, chunk.count - offset)
             var out = Array(chunk[offset..<(offset + n)])
-            if recentTurn != turn { (recent, recentTurn) = ([], turn) }
+            if recentTurn != turn { recent.removeAll(); recentTurn = turn }
             recent.append(contentsOf: out)
-            if recent.count > Self.recentKept { recent.removeFirst(recent.count - Self.recentKept) }
             if gain != 1 { for i in out.indices { out[i] = Int16(Float(out[i]) * gain) } }
             offset += n
             queued -= n
@@ -187,7 +186,7 @@ public final class PlaybackQueue: @unchecked Sendable {
             gain = Float(pow(10, min(0, gainDB) / 20))
             let n = min(max(0, rewindSamples), recentTurn == turn ? recent.count : 0)
             if n > 0 {
-                let again = Array(recent.suffix(n))
+                let again = recent.suffix(n)
                 recent.removeLast(n)
                 if offset > 0 {   // split the head chunk so the rewritten samples go first
                     chunks[head] = (chunks[head].turn, Array(chunks[head].samples[offset...]))

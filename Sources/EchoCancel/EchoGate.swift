@@ -61,6 +61,10 @@ public struct EchoGate: Sendable {
     public let rate: Int
     private var micMs = 0.0
 
+    /// When set, `lastTrace` describes each decision (levels and estimates; `LIVETALK_ECHO_TRACE`).
+    public var tracing = false
+    public private(set) var lastTrace = ""
+
     public init(rate: Int = 16000) { self.rate = max(1, rate) }
 
     /// A block the speaker played, at `atMs` (any monotonic clock, in milliseconds).
@@ -93,6 +97,11 @@ public struct EchoGate: Sendable {
         // the echo the speaker makes — a burst of residue from a disturbed filter is neither.
         let aboveResidue = ratio > echoReturnDB + marginDB
         let aboveEcho = rawRatio.map { $0 > rawEchoReturnDB + rawMarginDB } ?? true
+        if tracing {
+            lastTrace = String(format: "mic %.0f spk %.1f lvl %.1f ratio %.1f raw %.1f est %.1f rawest %.1f res %d echo %d hold %d",
+                               now, speaker, level, ratio, rawRatio ?? .nan, echoReturnDB, rawEchoReturnDB,
+                               aboveResidue ? 1 : 0, aboveEcho ? 1 : 0, now < holdUntilMs ? 1 : 0)
+        }
         if aboveResidue, aboveEcho, level > minSpeechDBFS {
             echoReturnDB = min(10, echoReturnDB + 0.05)   // a changed echo path is followed, slowly
             loudRun += 1

@@ -34,7 +34,14 @@ public final class WebRTCMicProcessor: MicProcessor, @unchecked Sendable {
         canceller = try EchoCanceller(sampleRate: 16000, echoCancellation: echoCancellation,
                                       noiseSuppression: noiseSuppression, options: options)
         gate = echoCancellation ? EchoGate() : nil
+        if let path = ProcessInfo.processInfo.environment["LIVETALK_ECHO_TRACE"], echoCancellation,
+           FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) {
+            trace = h
+            gate?.tracing = true
+        }
     }
+    /// A developer's trace of the gate's decisions, one line per microphone chunk (`LIVETALK_ECHO_TRACE=file`).
+    private var trace: FileHandle?
 
     private var nowMs: Double {
         let d = ContinuousClock.now - started
@@ -61,7 +68,14 @@ public final class WebRTCMicProcessor: MicProcessor, @unchecked Sendable {
     public func process(_ samples: [Int16]) -> (cancelled: [Int16], out: [Int16]) {
         let processed = canceller.capture(samples)
         let at = nowMs
-        return (processed, gateLock.withLock { gate?.microphone(processed, raw: samples, atMs: at) } ?? processed)
+        let out = gateLock.withLock { () -> [Int16]? in
+            let out = gate?.microphone(processed, raw: samples, atMs: at)
+            if let trace, let line = gate?.lastTrace {
+                trace.write(Data("\(line) out \(out.map { EchoGate.dBFS($0[...]) } ?? 0)\n".utf8))
+            }
+            return out
+        }
+        return (processed, out ?? processed)
     }
 
     /// Microphone chunks the residual echo gate sent as silence, and those it let through while

@@ -305,6 +305,7 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
         s.purges = queue.purges
         s.ducks = queue.ducks
         s.playbackLatencyMicros = lock.withLock { latencyMicros }
+        s.prebufferMs = queue.prebufferMs
         return s
     }
 

@@ -27,6 +27,7 @@ public final class PulseRecorder: @unchecked Sendable {
                 done.signal()
                 return
             }
+            lock.withLock { self.stream = stream }
             ready.signal()
             while lock.withLock({ running }) {
                 guard let chunk = try? stream.read(count: frag) else { break }
@@ -41,6 +42,15 @@ public final class PulseRecorder: @unchecked Sendable {
 
     /// Samples recorded so far.
     public var count: Int { lock.withLock { samples.count } }
+    /// The record stream, for its latency (pa_simple calls take the stream's own lock).
+    private var stream: PulseStream?
+    /// Samples recorded so far, and how far behind the source they are: sound the source had
+    /// already produced that is still on its way to `samples` (pa_simple's record latency).
+    public func countAndLatencyMs() -> (count: Int, latencyMs: Double) {
+        let (n, s) = lock.withLock { (samples.count, stream) }
+        let micros = (try? s?.latencyMicros()) ?? 0
+        return (n, Double(micros) / 1000)
+    }
     public func snapshot() -> [Int16] { lock.withLock { samples } }
 
     public func stop() {

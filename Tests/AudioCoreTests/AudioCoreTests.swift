@@ -94,3 +94,42 @@ struct WAVTests {
         #expect(Resampler.downmix([100, 300, -100, -300], channels: 2) == [200, -200])
     }
 }
+
+/// `SampleRing` against the array it replaces (append, then keep the newest `capacity`).
+struct SampleRingTests {
+    @Test func behavesLikeAnArrayThatKeepsItsNewestSamples() {
+        var ring = SampleRing(capacity: 50)
+        var model: [Int16] = []
+        var next: Int16 = 0
+        var seed: UInt32 = 12345
+        for step in 0..<2000 {
+            seed = seed &* 1_103_515_245 &+ 12345
+            let op = Int(seed >> 16) % 10
+            if op < 6 {
+                let n = Int(seed >> 8) % 70
+                let chunk = (0..<n).map { _ -> Int16 in next &+= 1; return next }
+                ring.append(contentsOf: chunk)
+                model.append(contentsOf: chunk)
+                if model.count > 50 { model.removeFirst(model.count - 50) }
+            } else if op < 8 {
+                let n = Int(seed >> 4) % 60
+                ring.removeLast(n)
+                model.removeLast(min(n, model.count))
+            } else if op == 8 {
+                ring.removeAll()
+                model.removeAll()
+            }
+            let n = Int(seed >> 12) % 60
+            #expect(ring.count == model.count, "step \(step)")
+            #expect(ring.suffix(n) == Array(model.suffix(n)), "step \(step)")
+        }
+    }
+
+    @Test func aChunkLongerThanTheRingKeepsItsEnd() {
+        var ring = SampleRing(capacity: 4)
+        ring.append(contentsOf: [1, 2, 3, 4, 5, 6, 7] as [Int16])
+        #expect(ring.suffix(10) == [4, 5, 6, 7])
+        ring.removeLast(99)
+        #expect(ring.count == 0 && ring.suffix(3).isEmpty)
+    }
+}
