@@ -4,6 +4,7 @@ import AudioCore
 import ArgumentParser
 import EchoCancel
 import Foundation
+import LiveProtocol
 import PulseAudio
 
 struct EchoBench: AsyncParsableCommand {
@@ -63,11 +64,14 @@ struct EchoBench: AsyncParsableCommand {
             report("echo.self_interruptions.aec_\(aec)", Double(n), "of \(replies)")
         }
         if bargeins > 0 {
-            let (detected, heard) = try bargeIns(port: port, wav: user, count: bargeins)
+            let voice = try WAVFile.read(path: user).mono(at: 16000)
+            let (detected, heard, ducks) = try bargeIns(port: port, voice: voice, count: bargeins)
             report("echo.bargein_detected.aec_on", Double(detected), "of \(bargeins)")
             report("echo.bargein_words_recognised.aec_on", Double(heard), "of \(bargeins)")
+            report("echo.speech_onset_to_ducked_ms_median", median(ducks), "ms (\(ducks.count) of \(bargeins) measured)")
+            report("echo.speech_onset_to_ducked_ms_max", ducks.max() ?? .nan, "ms")
             _ = sh("\(echoPath) off")
-            let (_, heardWithout) = try bargeIns(port: port, wav: user, count: bargeins)
+            let (_, heardWithout, _) = try bargeIns(port: port, voice: voice, count: bargeins)
             report("echo.bargein_words_recognised.no_echo_path", Double(heardWithout), "of \(bargeins)")
         }
     }
@@ -166,23 +170,73 @@ struct EchoBench: AsyncParsableCommand {
         return interrupted
     }
 
-    /// The user speaks over a reply (espeak-ng into mic_feed): the reply is cut (detected) and the
-    /// words are recognised.
-    func bargeIns(port: Int, wav: String, count: Int) throws -> (Int, Int) {
+    /// The user speaks over a reply (espeak-ng's recording played into mic_feed): the reply is cut
+    /// (detected), the words are recognised, and the speaker's output (voice_out.monitor) drops by
+    /// 20 dB or more after the user's first word (the local duck, or the purge if it came first):
+    /// returns those times, speech onset → ducked output.
+    func bargeIns(port: Int, voice: [Int16], count: Int) throws -> (Int, Int, [Double]) {
         let (p, stdin, r) = try client(port: port, aec: "on")
         defer { stopProcess(p) }
-        var (detected, heard) = (0, 0)
+        var (detected, heard, ducks) = (0, 0, [Double]())
         for _ in 0..<count {
             let (models, yous) = (lines(r, "model>").count, lines(r, "you>").count)
             stdin.write(Data("what can you do\n".utf8))
+            let speaker = try PulseRecorder(source: "voice_out.monitor", rate: 16000)
             Thread.sleep(forTimeInterval: 3)   // the reply is playing
-            _ = sh("paplay -d mic_feed \(wav)")
+            let onset = try speak(voice)
             settle(r)
+            let (n, latency) = speaker.countAndLatencyMs()
+            let observedAt = ContinuousClock.now
+            speaker.stop()
+            if let onset, let ms = Self.duckDelay(speaker.snapshot().prefix(n), observedAt: observedAt,
+                                                  latencyMs: latency, onset: onset) {
+                ducks.append(ms)
+            }
             let newModels = lines(r, "model>").dropFirst(models), newYous = lines(r, "you>").dropFirst(yous)
             if newModels.first?.contains("[interrupted]") == true { detected += 1 }
             if newYous.contains(where: { $0.contains("what time is it") }) { heard += 1 }
         }
-        return (detected, heard)
+        return (detected, heard, ducks)
+    }
+
+    /// Plays 16 kHz `voice` into mic_feed in 10 ms writes; returns when its first loud sample
+    /// (|x| > 1000) was heard: after the write that carried it, that sample is the stream's latency
+    /// less what followed it in the write away.
+    func speak(_ voice: [Int16]) throws -> ContinuousClock.Instant? {
+        let player = try PulsePlayer(sink: "mic_feed", rate: 16000, targetLatencyMs: 20, fragmentMs: 10)
+        let first = voice.firstIndex { abs(Int($0)) > 1000 }
+        var onset: ContinuousClock.Instant?
+        for start in stride(from: 0, to: voice.count, by: 160) {
+            let end = min(start + 160, voice.count)
+            try player.write(Array(voice[start..<end]))
+            if onset == nil, let f = first, f < end {
+                let latencyMs = Double(player.latencyMicros() ?? 0) / 1000
+                onset = .now + .microseconds(Int((latencyMs - Double(end - 1 - f) / 16) * 1000))
+            }
+        }
+        player.drain()
+        return onset
+    }
+
+    /// Milliseconds from `onset` to the first 10 ms of `recorded` (voice_out.monitor at 16 kHz, whose
+    /// last sample was `latencyMs` old at `observedAt`) that is 20 dB or more below the 300 ms before
+    /// the onset and stays so for 100 ms; nil when the speaker never dropped (or was already silent).
+    static func duckDelay(_ recorded: ArraySlice<Int16>, observedAt: ContinuousClock.Instant, latencyMs: Double,
+                          onset: ContinuousClock.Instant) -> Double? {
+        let samples = Array(recorded)
+        let endMs = -latencyMs   // the last sample's time relative to observedAt
+        let onsetMs = (onset - observedAt).seconds * 1000
+        let onsetIndex = samples.count + Int((onsetMs - endMs) * 16)
+        guard onsetIndex - 4800 >= 0, onsetIndex < samples.count else { return nil }
+        let before = EchoGate.dBFS(samples[(onsetIndex - 4800)..<onsetIndex])
+        guard before > -50 else { return nil }
+        var i = onsetIndex
+        while i + 1600 <= samples.count {
+            let quiet = stride(from: i, to: i + 1600, by: 160).allSatisfy { EchoGate.dBFS(samples[$0..<($0 + 160)]) < before - 20 }
+            if quiet { return Double(i - onsetIndex) / 16 }
+            i += 160
+        }
+        return nil
     }
 }
 

@@ -113,7 +113,7 @@ public func renderSession(_ m: AppModel, _ r: Rect, _ s: inout Screen) {
         lines.append(("goAway: closes in \(fmtDuration(max(0, d.timeIntervalSince(m.now))))", .stateClosing))
     }
     if m.reconnects > 0 { lines.append(("reconnects: \(m.reconnects)", .text)) }
-    if m.echoCancellation { lines.append(("echo: " + (m.echoReductionDB.map { "−\($0) dB" } ?? "cancelling"), .text)) }
+    if m.echoCancellation { lines.append((Wording.echoReduction(m.echoReductionDB), .text)) }
     for l in Wording.latencyLines(m.latency) { lines.append((l, .text)) }
     if let e = m.lastError {
         for l in DisplayWidth.wrap(e.headline, columns: inner.width) { lines.append((l, .error)) }

@@ -149,4 +149,12 @@ public enum Wording {
     public static func clean(_ s: String, limit: Int = 32_000) -> String {
         ScreenText.sanitize(s, limit: limit).replacingOccurrences(of: "\n", with: " ")
     }
+
+    /// The session pane's echo line: the canceller's reduction, or where it stands before it has one
+    /// (below 1 dB it has not converged, or has diverged after a change of the echo path: "−0 dB"
+    /// read as if nothing were cancelled).
+    public static func echoReduction(_ db: Int?) -> String {
+        guard let db else { return "echo: cancelling" }
+        return db >= 1 ? "echo: −\(db) dB" : "echo: converging"
+    }
 }

@@ -181,3 +181,12 @@ struct RenderTests {
         #expect(!m.showHelp)
     }
 }
+
+struct EchoLineTests {
+    @Test func theEchoLineSaysConvergingRatherThanMinusZero() {
+        #expect(Wording.echoReduction(nil) == "echo: cancelling")
+        #expect(Wording.echoReduction(0) == "echo: converging")
+        #expect(Wording.echoReduction(-3) == "echo: converging")
+        #expect(Wording.echoReduction(27) == "echo: −27 dB")
+    }
+}
