@@ -56,6 +56,33 @@ struct EchoGateTests {
         #expect(g.releasedChunks == 1)
     }
 
+    /// Twenty barge-ins on one connection, as `livetalk-bench echo` makes them: 3 s of the model
+    /// alone, then the user's syllables (loud, then quiet) over it while the speaker is ducked
+    /// 24 dB, then 1 s of silence (the purged turn). What the gate learns during one barge-in must
+    /// not make it deaf to the next.
+    @Test func bargeInsInARowAllOpenTheGate() {
+        var g = EchoGate()
+        var t = 0.0
+        func step(speaker: Double, user: Double) {
+            let echo = speaker * 0.4, residue = speaker * 0.4 * 0.05
+            g.played(speaker > 0 ? tone(speaker) : silence, atMs: t)
+            _ = g.microphone(tone(residue + user), raw: tone(echo + user), atMs: t)
+            t += 20
+        }
+        var opened: [Int] = []
+        for _ in 0..<20 {
+            for _ in 0..<150 { step(speaker: 0.3, user: 0) }
+            let before = g.releasedChunks
+            for i in 0..<60 {   // 1.2 s of speech: 100 ms syllables, 60 ms between them
+                let user = i % 8 < 5 ? 0.3 : 0.02
+                step(speaker: i < 3 ? 0.3 : 0.3 * 0.063, user: user)
+                if i == 5 { opened.append(g.releasedChunks - before) }
+            }
+            for _ in 0..<50 { step(speaker: 0, user: 0) }
+        }
+        #expect(opened == [Int](repeating: 1, count: 20), "openings within 120 ms of each barge-in: \(opened)")
+    }
+
     @Test func aPauseBetweenWordsStaysOpenWhateverTheWallClockSays() {
         var g = EchoGate()
         _ = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.005), self.tone(0.2)) }, steps: 0..<200)
