@@ -6,8 +6,11 @@
 /// while it plays (an underrun: the network or the server fell behind), the target grows by
 /// `growMs`, up to `maxMs`, and the turn waits for the new target before it resumes. After
 /// `steadyTurnsToShrink` turns in a row that played without an underrun, arrival counts as steady and
-/// the target shrinks by `shrinkMs`, down to `minMs`. So a bursty link settles on a buffer that
-/// covers its bursts, and a steady one drifts back to the lowest latency.
+/// the target shrinks by `shrinkMs`, down to `minMs` — but not below a target that ran dry in the
+/// last `rememberTurns` turns: without that memory a link with the same jitter every turn is probed
+/// again and again (shrink, underrun, grow), and each probe is a gap the user hears. So a bursty
+/// link settles on a buffer that covers its bursts, and a link that became steady drifts back to
+/// the lowest latency after `rememberTurns` turns without a gap.
 public struct JitterPolicy: Sendable, Equatable {
     public let startMs: Int
     public let minMs: Int
@@ -24,15 +27,21 @@ public struct JitterPolicy: Sendable, Equatable {
     public private(set) var shrunk = 0
     /// False: the target stays at `startMs` (a fixed prebuffer, as before issue 11).
     public let adaptive: Bool
+    /// Turns an underrun is remembered for (0: not at all).
+    public let rememberTurns: Int
+    /// Shrinking stops above this while the last underrun is remembered: the target that ran dry.
+    public private(set) var ranDryAtMs: Int?
+    private var turnsSinceUnderrun = 0
 
     public init(startMs: Int = 30, minMs: Int = 20, maxMs: Int = 300, growMs: Int = 20,
-                shrinkMs: Int = 10, steadyTurnsToShrink: Int = 2, adaptive: Bool = true) {
+                shrinkMs: Int = 10, steadyTurnsToShrink: Int = 2, rememberTurns: Int = 20, adaptive: Bool = true) {
         let lo = max(0, min(minMs, startMs))
         let hi = max(startMs, maxMs)
         (self.startMs, self.minMs, self.maxMs) = (max(0, startMs), lo, hi)
         (self.growMs, self.shrinkMs) = (max(0, growMs), max(0, shrinkMs))
         self.steadyTurnsToShrink = max(1, steadyTurnsToShrink)
         self.adaptive = adaptive
+        self.rememberTurns = max(0, rememberTurns)
         targetMs = max(0, startMs)
     }
 
@@ -40,6 +49,7 @@ public struct JitterPolicy: Sendable, Equatable {
     public mutating func underrun() {
         guard adaptive else { return }
         steadyTurns = 0
+        if rememberTurns > 0 { (ranDryAtMs, turnsSinceUnderrun) = (max(ranDryAtMs ?? 0, targetMs), 0) }
         let next = min(maxMs, targetMs + growMs)
         if next != targetMs { grown += 1 }
         targetMs = next
@@ -48,10 +58,15 @@ public struct JitterPolicy: Sendable, Equatable {
     /// A turn finished playing (its end was reached or it was purged), with `underruns` during it.
     public mutating func turnFinished(underruns: Int) {
         guard adaptive, underruns == 0 else { return }
+        if ranDryAtMs != nil {
+            turnsSinceUnderrun += 1
+            if turnsSinceUnderrun >= rememberTurns { ranDryAtMs = nil }
+        }
         steadyTurns += 1
         guard steadyTurns >= steadyTurnsToShrink else { return }
         steadyTurns = 0
-        let next = max(minMs, targetMs - shrinkMs)
+        var next = max(minMs, targetMs - shrinkMs)
+        if let dry = ranDryAtMs, next <= dry { next = targetMs }
         if next != targetMs { shrunk += 1 }
         targetMs = next
     }

@@ -22,6 +22,9 @@ public final class PlaybackQueue: @unchecked Sendable {
         case silence(samples: Int)
         /// Nothing to play.
         case idle
+        /// The playing turn's queue is empty but the device still holds audio of it: wait for the
+        /// next chunk (at most `waitForWork`'s timeout) and ask again; nothing is audible yet.
+        case waitForChunk
     }
 
     private let lock = NSLock()
@@ -133,12 +136,18 @@ public final class PlaybackQueue: @unchecked Sendable {
         }
     }
 
-    /// The next ≤ `maxWriteSamples` to write.
-    public func next() -> Next {
+    /// The next ≤ `maxWriteSamples` to write. `deviceHolds`: samples written that the device has
+    /// not played yet. A playing turn whose queue is empty is an underrun (counted, the jitter
+    /// target grows, silence keeps the device fed) only once the device is about to run dry
+    /// (holds less than one write); before that a late chunk may still arrive in time, and
+    /// `.waitForChunk` says so — a gap is counted when it would be heard, not when the queue
+    /// empties ahead of the device's own buffer.
+    public func next(deviceHolds: Int = 0) -> Next {
         lock.withLock {
             compact()
             guard head < chunks.count else {
                 if let p = playing, !endedTurns.contains(p) {
+                    if deviceHolds > maxWriteSamples { return .waitForChunk }
                     underruns += 1
                     measuredUnderruns += 1
                     jitter.underrun()

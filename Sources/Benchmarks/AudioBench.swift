@@ -138,50 +138,61 @@ func benchAudio(trials: Int) async throws {
     try benchJitter(turns: trials)
 }
 
-/// The adaptive jitter buffer (issue 11 item 6) on the real device: `turns` replies of 3 s whose
-/// 40 ms chunks arrive, on average, exactly in real time but in bursts (each chunk up to 60 ms
-/// late, and every tenth held back 120 ms, as a stalled network delivers them: late chunks come
-/// together, never out of order). Per turn: underruns, and first byte → audible (the first
-/// sample written, plus the device's latency).
+/// The adaptive jitter buffer (issue 11 item 6) on the real device: `turns` replies of 3 s in 40 ms
+/// chunks, in two arrival patterns (the same every run), each on a fresh device:
+/// - `bursty`: as the Live API sends a reply, faster than real time (1.25×) with each chunk up to
+///   30 ms late and one 150 ms stall per turn somewhere after its first second;
+/// - `realtime_jitter` (harsh): exactly real time on average, each chunk up to 60 ms late and
+///   every tenth held back 120 ms more.
+/// Late chunks come together, never out of order. Per pattern: underruns in the first turn and
+/// after the first three (the policy has adapted), the prebuffer it settled on, and first byte →
+/// audible (the first chunk handed to the device → its first sample written, plus the device's
+/// latency).
 func benchJitter(turns: Int) throws {
-    var o = PulseOptions()
-    o.speaker = "voice_out"
-    o.captureEnabled = false
-    let dev = try PulseAudioDevice(options: o)
-    defer { dev.stop() }
-    var seed: UInt64 = 0x2545F4914F6CDD1D
-    func random(_ n: Int) -> Int {   // xorshift: the same arrival pattern every run
-        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17
-        return Int(seed % UInt64(n))
-    }
-    let chunkMs = 40, chunks = 75
-    let tone = ToneGenerator.sine(frequency: 400, seconds: Double(chunkMs) / 1000, rate: 24000, amplitude: 0.3)
-    var audible: [Double] = [], underruns: [Int] = []
-    for t in 1...turns {
-        var arrival: [Int] = []
-        for k in 0..<chunks {
-            let late = random(61) + (k % 10 == 9 ? 120 : 0)
-            arrival.append(max(arrival.last ?? 0, k * chunkMs + late))
+    for pattern in ["bursty", "realtime_jitter"] {
+        var o = PulseOptions()
+        o.speaker = "voice_out"
+        o.captureEnabled = false
+        let dev = try PulseAudioDevice(options: o)
+        defer { dev.stop() }
+        var seed: UInt64 = 0x2545F4914F6CDD1D
+        func random(_ n: Int) -> Int {   // xorshift: the same arrival pattern every run
+            seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17
+            return Int(seed % UInt64(n))
         }
-        let before = dev.stats().playbackUnderruns
-        let t0 = ContinuousClock.now
-        for k in 0..<chunks {
-            let due = t0 + .milliseconds(arrival[k])
-            let wait = due - ContinuousClock.now
-            if wait > .zero { Thread.sleep(forTimeInterval: wait.seconds) }
-            dev.play(turn: t, samples: tone)
+        let chunkMs = 40, chunks = 75
+        let tone = ToneGenerator.sine(frequency: 400, seconds: Double(chunkMs) / 1000, rate: 24000, amplitude: 0.3)
+        var audible: [Double] = [], underruns: [Int] = []
+        for t in 1...turns {
+            var arrival: [Double] = []
+            let stallAt = 25 + random(chunks - 25)
+            for k in 0..<chunks {
+                let due = pattern == "bursty"
+                    ? Double(k * chunkMs) / 1.25 + Double(random(31)) + (k >= stallAt ? 150 : 0)
+                    : Double(k * chunkMs + random(61) + (k % 10 == 9 ? 120 : 0))
+                arrival.append(max(arrival.last ?? 0, due))
+            }
+            let before = dev.stats().playbackUnderruns
+            let t0 = ContinuousClock.now
+            var first: ContinuousClock.Instant?
+            for k in 0..<chunks {
+                let wait = t0 + .microseconds(Int(arrival[k] * 1000)) - ContinuousClock.now
+                if wait > .zero { Thread.sleep(forTimeInterval: wait.seconds) }
+                if first == nil { first = .now }
+                dev.play(turn: t, samples: tone)
+            }
+            dev.endTurn(t)
+            let deadline = Date() + 10
+            while dev.queuedSamples() > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            Thread.sleep(forTimeInterval: 0.2)   // the device's own buffer plays out
+            underruns.append(dev.stats().playbackUnderruns - before)
+            if let at = dev.firstAudible(turn: t), let first { audible.append((at - first).seconds * 1000) }
         }
-        dev.endTurn(t)
-        let deadline = Date() + 10
-        while dev.queuedSamples() > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        Thread.sleep(forTimeInterval: 0.2)   // the device's own buffer plays out
-        underruns.append(dev.stats().playbackUnderruns - before)
-        if let at = dev.firstAudible(turn: t) { audible.append((at - t0).seconds * 1000) }
+        report("audio.jitter.\(pattern).underruns_first_turn", Double(underruns.first ?? 0), "count")
+        report("audio.jitter.\(pattern).underruns_after_first_3_turns", Double(underruns.dropFirst(3).reduce(0, +)),
+               "count (\(turns - 3) turns)")
+        report("audio.jitter.\(pattern).prebuffer_ms_final", Double(dev.stats().prebufferMs), "ms")
+        report("audio.jitter.\(pattern).first_byte_to_audible_ms_median", median(audible), "ms")
+        report("audio.jitter.\(pattern).first_byte_to_audible_ms_max", audible.max() ?? .nan, "ms")
     }
-    report("audio.jitter.turns", Double(turns), "count")
-    report("audio.jitter.underruns_first_turn", Double(underruns.first ?? 0), "count")
-    report("audio.jitter.underruns_after_first_3_turns", Double(underruns.dropFirst(3).reduce(0, +)), "count")
-    report("audio.jitter.prebuffer_ms_final", Double(dev.stats().prebufferMs), "ms")
-    report("audio.first_byte_to_audible_ms_median", median(audible), "ms")
-    report("audio.first_byte_to_audible_ms_max", audible.max() ?? .nan, "ms")
 }

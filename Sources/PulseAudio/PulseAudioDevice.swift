@@ -62,6 +62,10 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
     private let lock = NSLock()
     // Guarded by `lock`:
     private var latencyMicros = 0
+    /// Guarded by `lock`: the open speaker stream (for `flushNow`), and whether a flush waits.
+    private var playbackStream: (any DeviceStream)?
+    private var flushPending = false
+    private let flusher = DispatchQueue(label: "livetalk.speaker-flush")
     private var captureCount = 0
     private var reopenAttempts: [Bool: Int] = [:]   // by `record`
     private var threads: [Thread] = []
@@ -237,9 +241,13 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
         var writes = 0
         let idleChunk = [Int16](repeating: 0, count: 480)
         keepOpen(record: false, onOpen: onOpen, step: { s, probe throws(PulseError) in
+            lock.withLock { playbackStream = s }
             if queue.takeFlushRequest() { s.flush() }
             var talked = false
-            switch queue.next() {
+            // What the device still holds, only asked for while a turn's queue is empty (pa_simple
+            // interpolates it locally: no round trip to the server).
+            let holds = queue.queuedSamples == 0 ? ((try? s.latencyMicros()) ?? 0) * 24 / 1000 : 0
+            switch queue.next(deviceHolds: holds) {
             case .audio(let turn, let samples):
                 try s.write(samples)
                 queue.markWritten(turn: turn, count: samples.count)
@@ -256,6 +264,9 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
                 speakerSlot.set(meter.process(idleChunk))
                 tap?(idleChunk)
                 queue.waitForWork(timeout: 0.02)
+            case .waitForChunk:
+                // Ask again before the device runs dry: a little less than what it holds over one write.
+                queue.waitForWork(timeout: max(0.001, min(0.005, Double(holds) / 24000 / 2)))
             }
             writes += 1
             // Also probes a stream that has just been reopened: an idle speaker notices a dead server here.
@@ -266,8 +277,9 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
             }
             return talked
         }, lost: {
-            lock.withLock { latencyMicros = 0 }
+            lock.withLock { (latencyMicros, playbackStream) = (0, nil) }
         }, atEnd: { s in
+            lock.withLock { playbackStream = nil }
             if let s, queue.queuedSamples == 0 { s.drain() }
         })
     }
@@ -276,10 +288,35 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
 
     public func play(turn: Int, samples: [Int16]) { queue.enqueue(turn: turn, samples: samples) }
     public func endTurn(_ turn: Int) { queue.endTurn(turn) }
-    public func purge(turn: Int) { queue.purge(turn: turn) }
+    public func purge(turn: Int) {
+        queue.purge(turn: turn)
+        flushNow()
+    }
     public func duck(gainDB: Double) -> Bool {
         // What the device holds (its latency) is written again, quieter, after a flush.
-        queue.duck(gainDB: gainDB, rewindSamples: lock.withLock { latencyMicros } * 24 / 1000)
+        guard queue.duck(gainDB: gainDB, rewindSamples: lock.withLock { latencyMicros } * 24 / 1000) else { return false }
+        flushNow()
+        return true
+    }
+
+    /// Flushes the speaker now, from a queue of its own, instead of after the ≤ 10 ms write the
+    /// playback thread may be blocked in (issue 11 item 5: purge in ≤ 10 ms). pa_simple takes its
+    /// mainloop's lock per call, so this is safe beside that write (PLATFORM.md: a cross-thread
+    /// flush returned in 0.26 ms); the playback thread still flushes after its write, which drops
+    /// whatever that write added. Never on the caller: a stalled sound server would hang it. At
+    /// most one flush waits (`flushPending`); the stream is kept alive by the reference.
+    private func flushNow() {
+        let s: (any DeviceStream)? = lock.withLock {
+            guard !flushPending, let s = playbackStream else { return nil }
+            flushPending = true
+            return s
+        }
+        guard let s else { return }
+        let ref = FlushableStream(stream: s)
+        flusher.async { [self] in
+            ref.stream.flush()
+            lock.withLock { flushPending = false }
+        }
     }
     public func unduck() { queue.unduck() }
 
@@ -370,4 +407,10 @@ private final class FailureList: @unchecked Sendable {
     private var errors: [PulseError] = []
     func add(_ e: PulseError) { lock.withLock { errors.append(e) } }
     var first: PulseError? { lock.withLock { errors.first } }
+}
+
+/// A stream handed to the flush queue: `DeviceStream.flush` may be called beside the playback
+/// thread's write (see there), and the reference keeps the stream alive until it returns.
+private struct FlushableStream: @unchecked Sendable {
+    let stream: any DeviceStream
 }

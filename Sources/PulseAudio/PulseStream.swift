@@ -32,7 +32,8 @@ public struct PulseError: Error, Sendable, CustomStringConvertible, Equatable {
 }
 
 /// What the device threads need from a stream: the real `PulseStream`, or a fake in tests.
-/// Not thread-safe: one thread at a time uses it.
+/// Not thread-safe: one thread at a time uses it, except `flush`, which may come from another
+/// thread beside a blocked `write` (pa_simple locks its mainloop per call; PLATFORM.md).
 protocol DeviceStream: AnyObject {
     /// Reads exactly `count` samples; throws when the device went away.
     func read(count: Int) throws(PulseError) -> [Int16]

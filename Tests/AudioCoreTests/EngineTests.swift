@@ -131,7 +131,8 @@ struct MicGateTests {
 /// The adaptive jitter buffer (issue 11 item 6): starts low, grows on underrun, shrinks when steady.
 struct JitterPolicyTests {
     @Test func growsOnUnderrunUpToTheCapAndShrinksAfterSteadyTurns() {
-        var p = JitterPolicy(startMs: 30, minMs: 20, maxMs: 70, growMs: 20, shrinkMs: 10, steadyTurnsToShrink: 2)
+        var p = JitterPolicy(startMs: 30, minMs: 20, maxMs: 70, growMs: 20, shrinkMs: 10, steadyTurnsToShrink: 2,
+                             rememberTurns: 0)
         #expect(p.targetMs == 30)
         p.underrun()
         #expect(p.targetMs == 50)
@@ -147,6 +148,20 @@ struct JitterPolicyTests {
         for _ in 0..<20 { p.turnFinished(underruns: 0) }
         #expect(p.targetMs == 20)   // floor
         #expect(p.shrunk == 5)
+    }
+
+    @Test func aTargetThatRanDryIsNotProbedAgainUntilItIsForgotten() {
+        var p = JitterPolicy(startMs: 30, minMs: 20, growMs: 20, shrinkMs: 10, steadyTurnsToShrink: 2, rememberTurns: 20)
+        p.underrun()                       // 30 ran dry: 50
+        for _ in 0..<19 { p.turnFinished(underruns: 0) }
+        #expect(p.targetMs == 40)          // shrinks to just above 30, not to it
+        #expect(p.ranDryAtMs == 30)
+        p.turnFinished(underruns: 0)       // 20 steady turns: forgotten
+        #expect(p.ranDryAtMs == nil)
+        for _ in 0..<6 { p.turnFinished(underruns: 0) }
+        #expect(p.targetMs == 20)          // a link that became steady gets its low latency back
+        p.underrun()                       // 20 ran dry: 40, remembered again
+        #expect(p.targetMs == 40 && p.ranDryAtMs == 20)
     }
 
     @Test func aFixedPolicyNeverMoves() {
@@ -172,10 +187,25 @@ struct AdaptivePlaybackQueueTests {
             switch q.next() {
             case .audio(let turn, let samples): q.markWritten(turn: turn, count: samples.count)
             case .silence: underruns += 1; break loop
-            case .idle: break loop
+            case .idle, .waitForChunk: break loop
             }
         }
         return underruns
+    }
+
+    @Test func anEmptyQueueIsNoUnderrunWhileTheDeviceStillHoldsAudio() {
+        let q = PlaybackQueue(rate: 24000, maxWriteMs: 10, jitter: JitterPolicy(startMs: 30, growMs: 20))
+        q.enqueue(turn: 1, samples: chunk(40))
+        while case .audio(let t, let s) = q.next(deviceHolds: 24 * 35) { q.markWritten(turn: t, count: s.count) }
+        // The device still plays 35 ms of it: a chunk 20 ms late is in time.
+        #expect(q.next(deviceHolds: 24 * 35) == .waitForChunk)
+        #expect(q.underrunCount == 0 && q.prebufferMs == 30)
+        q.enqueue(turn: 1, samples: chunk(20))
+        guard case .audio = q.next(deviceHolds: 24 * 15) else { Issue.record("the late chunk should play at once"); return }
+        while case .audio(let t, let s) = q.next(deviceHolds: 24 * 25) { q.markWritten(turn: t, count: s.count) }
+        // Now the device is about to run dry (less than one 10 ms write left): that is the underrun.
+        #expect(q.next(deviceHolds: 24 * 5) == .silence(samples: 120))
+        #expect(q.underrunCount == 1 && q.prebufferMs == 50)
     }
 
     @Test func aTurnStartsAfterTheStartTargetGrowsOnUnderrunAndTheTurnAfterWaitsLonger() {
@@ -197,9 +227,10 @@ struct AdaptivePlaybackQueueTests {
 
     @Test func steadyTurnsBringTheTargetBackDown() {
         let q = PlaybackQueue(rate: 24000, maxWriteMs: 20,
-                              jitter: JitterPolicy(startMs: 30, minMs: 20, growMs: 20, shrinkMs: 10, steadyTurnsToShrink: 1))
+                              jitter: JitterPolicy(startMs: 30, minMs: 20, growMs: 20, shrinkMs: 10, steadyTurnsToShrink: 1,
+                                                   rememberTurns: 2))
         q.enqueue(turn: 1, samples: chunk(40))
-        _ = drain(q)                  // underrun: 30 → 50
+        _ = drain(q)                  // underrun: 30 → 50 (30 remembered for two turns)
         q.endTurn(1)
         _ = drain(q)
         #expect(q.prebufferMs == 50)
@@ -209,7 +240,7 @@ struct AdaptivePlaybackQueueTests {
             #expect(drain(q) == 0)
         }
         _ = q.next()
-        #expect(q.prebufferMs == 20)
+        #expect(q.prebufferMs == 20)  // 50 → 40 (not 30 while remembered) → 30 → 20
         #expect(q.jitterPolicy.shrunk == 3)
     }
 
