@@ -57,6 +57,17 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
         m.recording = mark
         _ = notice(&m, n)
         return []
+    case .toolLabels(let labels):
+        m.toolLabels = labels
+        return []
+    case .approvalRequested(let id):
+        guard let i = m.tools.lastIndex(where: { $0.id == id }), m.tools[i].status == .running else {
+            return [.answerApproval(id: id, allowed: false)]   // gone already (cancelled, or scrolled away)
+        }
+        m.tools[i].status = .asking
+        m.tools[i].detail = "allow? y/n"
+        if !m.approvals.contains(id) { m.approvals.append(id) }
+        return []
     case .echoReduction(let db):
         m.echoReductionDB = db
         return []
@@ -138,18 +149,22 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
         switch a {
         case .started(let id, let name, let args, let nb):
             m.toolsRunning += 1
-            m.tools.append(ToolRow(id: id, name: ScreenText.sanitize(name, limit: 200), args: args.map(shortArgs) ?? "",
+            m.tools.append(ToolRow(id: id, name: ScreenText.sanitize(m.toolLabels[name] ?? name, limit: 200), args: args.map(shortArgs) ?? "",
                                    status: .running, duration: nil, detail: nb ? "background" : ""))
             if m.tools.count > AppModel.maxToolRows {
                 let n = m.tools.count - AppModel.maxToolRows
                 m.tools.removeFirst(n)
                 m.droppedToolRows += n
+                m.approvals.removeAll { id in !m.tools.contains { $0.id == id } }
             }
         case .finished(let id, _, let result, let d): setTool(&m, id, .done, d, shortArgs(result))
         case .failed(let id, _, let err, let d): setTool(&m, id, .failed, d, ScreenText.sanitize(err))
         case .cancelled(let id, _, let d): setTool(&m, id, .cancelled, d, "")
         }
-        if case .started = a {} else { m.toolsRunning = max(0, m.toolsRunning - 1) }
+        if case .started = a {} else {
+            m.toolsRunning = max(0, m.toolsRunning - 1)
+            m.approvals.removeAll { $0 == a.id }
+        }
     case .goAway(let left):
         m.goAwayDeadline = m.now.addingTimeInterval(left.seconds)
     case .warning, .inputDropped:
@@ -166,7 +181,7 @@ private func setTool(_ m: inout AppModel, _ id: String, _ s: ToolRow.Status, _ d
     guard let i = m.tools.lastIndex(where: { $0.id == id }) else { return }
     m.tools[i].status = s
     m.tools[i].duration = d
-    if !detail.isEmpty { m.tools[i].detail = detail }
+    m.tools[i].detail = detail.isEmpty && m.tools[i].detail == "allow? y/n" ? "" : (detail.isEmpty ? m.tools[i].detail : detail)
 }
 
 /// Tool arguments and results as one sanitized line.
@@ -236,6 +251,15 @@ private func key(_ m: inout AppModel, _ k: Key) -> [Effect] {
     }
     guard let action = Keymap.action(for: k) else { return [] }
     switch action {
+    case .allowTool, .refuseTool:
+        guard let id = m.approvals.first else { return [] }
+        m.approvals.removeFirst()
+        let allowed = action == .allowTool
+        if let i = m.tools.lastIndex(where: { $0.id == id }) {
+            m.tools[i].status = .running
+            m.tools[i].detail = allowed ? "allowed" : "refused"
+        }
+        return [.answerApproval(id: id, allowed: allowed)]
     case .talk:
         if m.keyReleases, m.pushToTalk, m.talking { return [] }   // auto-repeat while held
         if !m.keyReleases, m.pushToTalk {
@@ -310,6 +334,7 @@ public func command(_ m: inout AppModel, _ c: UserCommand) -> [Effect] {
         m.userEntries.removeAll()
         m.modelEntries.removeAll()
         m.tools.removeAll()
+        m.approvals.removeAll()
         m.droppedEntries.removeAll()
         m.droppedToolRows = 0
         m.receivedSamples.removeAll()
