@@ -335,6 +335,11 @@ actor ServerSupervisor {
     // MARK: calls
 
     func call(tool: String, args: JSONValue?) async throws -> JSONValue {
+        // A server being restarted is waited for, within the call's timeout.
+        let until = ContinuousClock.now + config.timeout
+        while readyTools == nil, !stopping, ContinuousClock.now < until {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         guard let client, readyTools != nil else {
             throw ToolFailure("the MCP server \(config.name) is not running (it is being restarted)")
         }
