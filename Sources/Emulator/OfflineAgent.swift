@@ -20,7 +20,7 @@ public struct HistoryEntry: Sendable, Hashable {
 /// contain the function's name, with underscores read as spaces ("get current time" calls
 /// `get_current_time`). Arguments come from `key=value` words in the same turn
 /// (`key="two words"` for spaces); numbers and true/false keep their type. When one matching
-/// name holds another ("time get current time" holds "get current time"), only the longer is called.
+/// name ends with another ("time get current time", "get current time"), only the longer is called.
 public enum OfflineAgent {
     /// Functions the turn calls, with their arguments, in declaration order.
     public static func matchTools(_ text: String, declarations: [FunctionDeclaration]) -> [(FunctionDeclaration, JSONValue)] {
@@ -39,10 +39,11 @@ public enum OfflineAgent {
             guard !name.isEmpty, (" " + words + " ").contains(" " + name + " ") else { return nil }
             return (d, name)
         }
-        // The most specific name wins: "time get current time" calls `time_get_current_time`,
-        // not also `get_current_time` (a prefixed MCP tool beside a built-in of the same name).
+        // A prefixed name wins over the name it ends with: "time get current time" calls
+        // `time_get_current_time` (an MCP tool prefixed because a built-in has its name), not also
+        // `get_current_time`.
         var out: [(FunctionDeclaration, JSONValue)] = named.filter { d, name in
-            !named.contains { $0.1 != name && (" " + $0.1 + " ").contains(" " + name + " ") }
+            !named.contains { $0.1 != name && $0.1.hasSuffix(" " + name) }
         }.map { ($0.0, withPlace($0.0)) }
         // "what is the weather in Paris" calls a declared weather function with the place.
         if out.isEmpty, place != nil, let d = declarations.first(where: { $0.name.lowercased().contains("weather") }) {

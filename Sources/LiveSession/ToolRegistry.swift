@@ -39,6 +39,9 @@ public struct ToolDefinition: Sendable {
         self.invoke = invoke
     }
 
+    /// Runs the body outside a session (tests, `livetalk tools`): a call with no id.
+    public func run(_ args: JSONValue?) async throws -> JSONValue { try await invoke(ToolInvocation(id: "", args: args)) }
+
     /// How the tool pane and line mode name it: `server › tool` for an MCP tool, the name for a built-in.
     public var label: String { source.map { "\($0) › \(sourceName)" } ?? declaration.name }
 }
