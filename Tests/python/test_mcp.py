@@ -371,3 +371,53 @@ def test_screen_cancellation_and_crash(ui, tmp_path):
     os.kill(t.pid()[0], signal.SIGTERM)
     t.wait_for("EXIT=130", timeout=15)
     wait_gone(kids, "the MCP server after SIGTERM")
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_streamable_http_server(tmp_path):
+    """`url = "http://…"`: streamable HTTP through the SDK's HTTP client, which on Linux reads
+    plain JSON responses (no server-sent events): the test server answers with json_response."""
+    port = free_port()
+    marks = tmp_path / "marks"
+    server = subprocess.Popen([sys.executable, str(TEST_SERVER), "--http", str(port), "--marks", str(marks)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_file(marks / "started", "the HTTP test server to start")
+        deadline = time.time() + 30
+        import socket
+        while True:   # listening?
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline, "waited 30s for the HTTP test server to listen"
+                time.sleep(0.1)
+        config = tmp_path / "config.toml"
+        config.write_text(f'[mcp.remote]\nurl = "http://127.0.0.1:{port}/mcp"\nallow = ["add_numbers"]\ntimeout = 2\n')
+        p, _ = run_line(tmp_path, config, "add numbers a=20 b=22\nalways fail reason=remotely\nslow echo text=x seconds=0\n")
+        out = p.stdout
+        assert p.returncode == 0, out + p.stderr
+        assert "[mcp] MCP server remote: 4 tools ready" in out
+        assert "[tool] remote › add_numbers done in" in out and '{"result":"42"}' in out
+        # Not allowed (allow = ["add_numbers"]): refused in line mode without --yes-tools.
+        assert "[tool] remote › always_fail failed in" in out and "did not allow" in out
+        p, _ = run_line(tmp_path, config, "always fail reason=remotely\n", "--yes-tools")
+        assert "always_fail failed remotely" in p.stdout, p.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_unreachable_http_server_is_reported(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[mcp.remote]\nurl = "http://127.0.0.1:{free_port()}/mcp"\n')
+    p, _ = run_line(tmp_path, config, "hello\n")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "[mcp] MCP server remote could not start:" in p.stdout and "restarting in 1.0 s" in p.stdout
+    assert "Hello! I am the offline emulator" in p.stdout        # the conversation goes on without it
