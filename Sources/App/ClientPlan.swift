@@ -44,6 +44,8 @@ public struct ClientFlags: Sendable {
     public var replyTimeout: Double?
     /// `--yes-tools`: line mode runs MCP tool calls the allow-list does not cover (else refused).
     public var yesTools = false
+    /// Seconds the start waits for the MCP servers to list their tools (default 15).
+    public var mcpStartTimeout: Double?
     public init() {}
 }
 
@@ -194,7 +196,8 @@ public struct ClientPlan: Sendable, Equatable {
         }
         for (flag, v) in [("--connect-timeout", f.connectTimeout), ("--setup-timeout", f.setupTimeout),
                           ("--close-timeout", f.closeTimeout), ("--ping-interval", f.pingInterval),
-                          ("--inactivity-timeout", f.inactivityTimeout), ("--reply-timeout", f.replyTimeout)] {
+                          ("--inactivity-timeout", f.inactivityTimeout), ("--reply-timeout", f.replyTimeout),
+                          ("--mcp-start-timeout", f.mcpStartTimeout)] {
             if let v, !(v.isFinite && v >= 0.05 && v <= 86_400) {
                 return .flag(name: flag, value: "\(v)", expected: "a number of seconds from 0.05 to 86400")
             }
@@ -278,6 +281,7 @@ public struct ClientPlan: Sendable, Equatable {
             logFile: f.logFile ?? file.logFile, logLevel: f.logLevel ?? file.logLevel ?? "info",
             recordingsFolder: XDG.dataHome(environment) + "/livetalk/recordings")
         plan.tools = ToolPlan(servers: file.mcp, yesTools: f.yesTools)
+        plan.tools.startDeadline = duration(f.mcpStartTimeout, plan.tools.startDeadline)
         return plan
     }
 

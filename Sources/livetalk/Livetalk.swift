@@ -43,6 +43,11 @@ struct Livetalk: AsyncParsableCommand {
 
             Config file: $XDG_CONFIG_HOME/livetalk/config.toml (flags > environment > file).
 
+            MCP servers named in the config file ([mcp.NAME] with command/args/env/cwd, or url) are \
+            started with livetalk and their tools declared to the model; `livetalk tools` lists them. A \
+            call not in the server's allow = [...] asks first (y/n in the tool pane); line mode refuses \
+            it unless --yes-tools.
+
             EXIT CODES
               0    the conversation ended normally (EOF, q, /quit)
               1    the session failed (fatal close code, gave up reconnecting, no reply)
@@ -132,6 +137,8 @@ struct ClientOptions: ParsableArguments {
     var inactivityTimeout: Double?
     @Option(help: ArgumentHelp("Line mode: seconds with no event while a reply is awaited before giving up (default 30).",
                                visibility: .hidden)) var replyTimeout: Double?
+    @Option(help: ArgumentHelp("Seconds the start waits for the MCP servers to list their tools (default 15).", visibility: .hidden))
+    var mcpStartTimeout: Double?
 
     enum TurnMode: String, EnumerableFlag {
         case vad, ptt
@@ -150,7 +157,7 @@ struct ClientOptions: ParsableArguments {
         (f.mic, f.speaker, f.playbackBufferMs, f.theme, f.trustEndpoint) = (mic, speaker, playbackBufferMs, theme, trustEndpoint)
         (f.echoCancellation, f.noiseSuppression) = (aec.map { $0 == .on }, noiseSuppression)
         f.localBargeIn = localBargeIn.map { $0 == .on }
-        f.yesTools = yesTools
+        (f.yesTools, f.mcpStartTimeout) = (yesTools, mcpStartTimeout)
         (f.connectTimeout, f.setupTimeout, f.closeTimeout) = (connectTimeout, setupTimeout, closeTimeout)
         (f.pingInterval, f.inactivityTimeout, f.replyTimeout) = (pingInterval, inactivityTimeout, replyTimeout)
         return f
@@ -276,7 +283,8 @@ struct Serve: AsyncParsableCommand {
             TOOLS  A user turn calls a declared function when its words contain the function's name, with \
             underscores read as spaces: "please get current time" calls get_current_time. Arguments come \
             from key=value words in the same turn (key="two words" for spaces; numbers and true/false keep \
-            their type): "start timer seconds=2". BLOCKING calls are awaited, then the reply uses the result; \
+            their type): "start timer seconds=2". When two matching names end alike ("time get current time", \
+            "get current time"), only the longer is called. BLOCKING calls are awaited, then the reply uses the result; \
             NON_BLOCKING calls let the reply go on, and their result is spoken per its scheduling \
             (SILENT, WHEN_IDLE, INTERRUPT). An interruption cancels pending calls (toolCallCancellation).
 
