@@ -195,6 +195,7 @@ actor ServerSupervisor {
                 tools += page.tools.map { MCPToolInfo(name: $0.name, description: $0.description, inputSchema: Self.json($0.inputSchema)) }
                 cursor = page.nextCursor
             } while cursor != nil && tools.count < 1_000
+            tools = Array(tools.prefix(1_000))   // a hostile server's list is bounded
             guard gen == generation, !stopping else { return }
             readyTools = tools
             logger.info("ready with \(tools.count) tools: \(tools.map(\.name).joined(separator: ", "))")

@@ -10,7 +10,11 @@ import MCP
 /// own thread with blocking reads (no polling) and ends with `MCPError.connectionClosed`, so the
 /// client's loop stops when the server goes.
 actor PipeTransport: MCP.Transport {
+    /// The SDK's client logs through this: only critical lines (it calls the end of every
+    /// connection, ours included, an error).
     nonisolated let logger: Logger
+    /// This transport's own lines.
+    private let log: Logger
     /// A descriptor of its own (dup), closed by the read thread when it ends.
     private let readFD: Int32
     /// The child's stdin: closing it is how a stdio server is told to end.
@@ -24,14 +28,17 @@ actor PipeTransport: MCP.Transport {
     init(output: Pipe, input: Pipe, logger: Logger) {
         self.readFD = dup(output.fileHandleForReading.fileDescriptor)
         self.input = input
-        self.logger = logger
+        self.log = logger
+        var quiet = Logger(label: logger.label + ".sdk")
+        quiet.logLevel = .critical
+        self.logger = quiet
         (stream, continuation) = AsyncThrowingStream.makeStream(of: Data.self, bufferingPolicy: .bufferingOldest(1_000))
     }
 
     func connect() async throws {
         guard !started else { return }
         started = true
-        let (fd, cont, logger) = (readFD, continuation, logger)
+        let (fd, cont, logger) = (readFD, continuation, log)
         let t = Thread {
             var pending = Data()
             var buffer = [UInt8](repeating: 0, count: 65_536)
