@@ -157,7 +157,7 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
                 m.droppedToolRows += n
                 m.approvals.removeAll { id in !m.tools.contains { $0.id == id } }
             }
-        case .finished(let id, _, let result, let d): setTool(&m, id, .done, d, shortArgs(result))
+        case .finished(let id, _, let result, let d): setTool(&m, id, .done, d, resultSummary(result))
         case .failed(let id, _, let err, let d): setTool(&m, id, .failed, d, ScreenText.sanitize(err))
         case .cancelled(let id, _, let d): setTool(&m, id, .cancelled, d, "")
         }
@@ -182,6 +182,16 @@ private func setTool(_ m: inout AppModel, _ id: String, _ s: ToolRow.Status, _ d
     m.tools[i].status = s
     m.tools[i].duration = d
     m.tools[i].detail = detail.isEmpty && m.tools[i].detail == "allow? y/n" ? "" : (detail.isEmpty ? m.tools[i].detail : detail)
+}
+
+/// A result in one line: a text result (`{"result": "…"}`, as MCP tools answer) by its lines
+/// joined with ` / `, anything else as its JSON.
+func resultSummary(_ v: JSONValue) -> String {
+    if case .object(let o) = v, o.count == 1, case .string(let text)? = o["result"] {
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return ScreenText.sanitize(lines.joined(separator: " / "), limit: 500)
+    }
+    return shortArgs(v)
 }
 
 /// Tool arguments and results as one sanitized line.

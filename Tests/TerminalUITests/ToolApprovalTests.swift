@@ -25,6 +25,10 @@ struct ToolApprovalTests {
         #expect(rows.contains("time › get_current_time done 12ms"))
         #expect(rows.contains(#"{"timezone":"Asia/Tokyo"}"#))
         #expect(rows.contains(#"→ {"datetime":"2026-01-01T09:00"}"#))
+        _ = update(&m, .session(.tool(.started(id: "2", name: "git_log", args: nil, nonBlocking: false))))
+        _ = update(&m, .session(.tool(.finished(id: "2", name: "git_log", result: ["result": "Commit history:\nCommit: abc\n\n"],
+                                                duration: .milliseconds(3)))))
+        #expect(m.tools[1].detail == "Commit history: / Commit: abc")
         #expect(Wording.line(.tool(.started(id: "1", name: "time_get_current_time", args: nil, nonBlocking: false)), endpointKind: "x",
                              toolLabels: m.toolLabels) == "[tool] time › get_current_time running {}")
     }
