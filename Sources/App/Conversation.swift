@@ -28,6 +28,9 @@ final class Conversation {
     let toolServers: (any ToolServers)?
     let builtins: ToolRegistry
     let approvals = ApprovalDesk()
+    /// The servers' tools once their start is settled, and how they are declared (`startToolServers`).
+    let startedTools = ToolsSlot()
+    var declareTools: (@Sendable ([String: [MCPToolInfo]]) async -> Void)?
 
     enum Ending { case quit, signal, sessionEnded, noReply }
 
@@ -98,26 +101,27 @@ final class Conversation {
         defer { edges.shutdown.remove(finalizer) }
 
         startSources()
-        await startToolServers()
         if bridge != nil { await bridge?.startMicrophone() }
-        await session.connect()
+        // With MCP servers, the first connect waits (in the loop, so q and Ctrl-C still work) until
+        // they have listed their tools: `.toolServersStarted`.
+        if !startToolServers() { await session.connect() }
         face.present(.tick(model.now), effects: [], model: model)
         let ending = await runLoop()
         return await end(ending)
     }
 
-    /// Starts the MCP servers and declares their tools before the first connect (bounded by the
+    /// Starts the MCP servers; their tools are declared before the first connect (bounded by the
     /// plan's start deadline); a server that is ready later, or comes back with other tools after
-    /// a restart, is declared at the next reconnect or resume.
-    private func startToolServers() async {
-        guard let servers = toolServers else { return }
+    /// a restart, is declared at the next reconnect or resume. False when there are none.
+    private func startToolServers() -> Bool {
+        guard let servers = toolServers else { return false }
         let (sink, session, plan, builtins, approvals) = (self.sink, self.session, self.plan, self.builtins, self.approvals)
         let screen = face.kind == .screen
         let approve: @Sendable (ApprovalRequest) async -> Bool = { req in
             guard screen else { return plan.tools.yesTools }   // line mode: refused unless --yes-tools
             return await approvals.ask(req.id) { sink.yield(.approvalRequested(id: req.id)) }
         }
-        @Sendable func declare(_ tools: [String: [MCPToolInfo]]) async {
+        let declare: @Sendable ([String: [MCPToolInfo]]) async -> Void = { tools in
             let registry = ToolCatalog.registry(builtins: builtins, configs: plan.tools.servers, tools: tools, servers: servers, approve: approve)
             await session.replaceTools(registry)
             sink.yield(.toolLabels(Dictionary(registry.all.filter { $0.source != nil }.map { ($0.declaration.name, $0.label) },
@@ -137,7 +141,14 @@ final class Conversation {
                 }
             }
         })
-        await declare(await servers.start(deadline: plan.tools.startDeadline))
+        declareTools = declare
+        let deadline = plan.tools.startDeadline
+        let started = startedTools
+        tasks.append(Task {
+            started.set(await servers.start(deadline: deadline))
+            sink.yield(.toolServersStarted)
+        })
+        return true
     }
 
     /// Every input of the loop: the session (through audio and the files first), the face,
@@ -213,6 +224,10 @@ final class Conversation {
                 effects = []
             case .inputEnded:
                 loop.inputEnded = true
+                effects = []
+            case .toolServersStarted:
+                await declareTools?(startedTools.tools)
+                await session.connect()
                 effects = []
             default:
                 effects = update(&model, event)
@@ -361,4 +376,13 @@ final class Conversation {
             if ptt { await session.activityEnd() } else { await session.audioStreamEnd() }
         }
     }
+}
+
+/// The MCP servers' tools once their start is settled.
+final class ToolsSlot: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var value: [String: [MCPToolInfo]] = [:]
+    var tools: [String: [MCPToolInfo]] { lock.withLock { value } }
+    func set(_ t: [String: [MCPToolInfo]]) { lock.withLock { value = t } }
 }

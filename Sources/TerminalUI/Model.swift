@@ -183,6 +183,8 @@ public enum AppEvent: Sendable {
     case toolLabels([String: String])
     /// A tool call waits for the user's yes or no (the screen asks in its tool pane).
     case approvalRequested(id: String)
+    /// The MCP servers have listed their tools (or their start deadline passed): time to connect.
+    case toolServersStarted
     /// The echo canceller's live echo reduction (nil: not measured or off).
     case echoReduction(dB: Int?)
     /// The user's input ended (local voice detection end, push-to-talk end, Enter).
@@ -200,7 +202,7 @@ public enum AppEvent: Sendable {
     public var isVisible: Bool {
         switch self {
         case .session(.audio), .session(.usage), .session(.setupComplete), .session(.generationComplete), .frame,
-             .line, .inputEnded, .signal, .sessionEnded, .modelAudioStarted: false
+             .line, .inputEnded, .signal, .sessionEnded, .modelAudioStarted, .toolServersStarted: false
         default: true
         }
     }

@@ -78,7 +78,7 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
         return m.latency.firstByte(turn: turn, at: at).map { [.latency($0)] } ?? []
     case .modelAudible(let turn, let at):
         return m.latency.audible(turn: turn, at: at).map { [.latency($0)] } ?? []
-    case .line, .inputEnded, .signal, .sessionEnded:
+    case .line, .inputEnded, .signal, .sessionEnded, .toolServersStarted:
         return []   // the runtime's business
     }
 }

@@ -466,3 +466,23 @@ def test_unreachable_http_server_is_reported(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     assert "[mcp] MCP server remote could not start:" in p.stdout and "restarting in 1.0 s" in p.stdout
     assert "Hello! I am the offline emulator" in p.stdout        # the conversation goes on without it
+
+
+def test_quit_while_a_server_is_still_starting(tmp_path):
+    """A server that never answers the handshake holds the first connect (up to the start
+    deadline, 90 s here) but never the user: /quit ends livetalk and the server with it."""
+    config = tmp_path / "config.toml"
+    marks = tmp_path / "marks"
+    config.write_text(f'[mcp.hang]\ncommand = "/bin/sh"\nargs = ["-c", "echo $$ > {marks}; exec sleep 300"]\n')
+    proc = subprocess.Popen([binary(), "--no-tui", "--text", "--audio", "null", "--config", str(config),
+                             "--log-file", str(tmp_path / "l.log"), "--mcp-start-timeout", "90"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(tmp_path))
+    try:
+        pid = int(wait_file(marks, "the hanging server to start").split()[0])
+        out, _ = proc.communicate("/quit\n", timeout=45)   # well before the 90 s start deadline
+        assert proc.returncode == 0
+        assert "[state] CONNECTED" not in out
+        wait_gone([pid], "the hanging server after /quit")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
