@@ -28,9 +28,8 @@ final class Conversation {
     let toolServers: (any ToolServers)?
     let builtins: ToolRegistry
     let approvals = ApprovalDesk()
-    /// The servers' tools once their start is settled, and how they are declared (`startToolServers`).
-    let startedTools = ToolsSlot()
-    var declareTools: (@Sendable ([String: [MCPToolInfo]]) async -> Void)?
+    /// Declares the tools of the servers ready now (`startToolServers`).
+    var declareTools: (@Sendable () async -> Void)?
 
     enum Ending { case quit, signal, sessionEnded, noReply }
 
@@ -141,11 +140,10 @@ final class Conversation {
                 }
             }
         })
-        declareTools = declare
+        declareTools = { await declare(await servers.currentTools()) }
         let deadline = plan.tools.startDeadline
-        let started = startedTools
         tasks.append(Task {
-            started.set(await servers.start(deadline: deadline))
+            _ = await servers.start(deadline: deadline)
             sink.yield(.toolServersStarted)
         })
         return true
@@ -226,7 +224,7 @@ final class Conversation {
                 loop.inputEnded = true
                 effects = []
             case .toolServersStarted:
-                await declareTools?(startedTools.tools)
+                await declareTools?()
                 await session.connect()
                 effects = []
             default:
@@ -376,13 +374,4 @@ final class Conversation {
             if ptt { await session.activityEnd() } else { await session.audioStreamEnd() }
         }
     }
-}
-
-/// The MCP servers' tools once their start is settled.
-final class ToolsSlot: @unchecked Sendable {
-    private let lock = NSLock()
-    /// Guarded by `lock`.
-    private var value: [String: [MCPToolInfo]] = [:]
-    var tools: [String: [MCPToolInfo]] { lock.withLock { value } }
-    func set(_ t: [String: [MCPToolInfo]]) { lock.withLock { value = t } }
 }
