@@ -141,6 +141,7 @@ final class Conversation {
             }
         })
         declareTools = { await declare(await servers.currentTools()) }
+        sink.yield(.notice(.toolServersStarting(servers: plan.tools.servers.map(\.name))))
         let deadline = plan.tools.startDeadline
         tasks.append(Task {
             _ = await servers.start(deadline: deadline)

@@ -73,6 +73,9 @@ public enum Wording {
             face == .screen ? "echo cancellation is off (\(clean(why, limit: 300))): use headphones"
                             : "echo cancellation is off (\(clean(why, limit: 300))): use headphones, or --aec off to silence this"
         case .noReply(let after): "no reply from the server within \(duration(after)) of the last input; giving up"
+        case .toolServersStarting(let servers):
+            "starting MCP server\(servers.count == 1 ? "" : "s") \(clean(servers.joined(separator: ", "), limit: 300)); "
+                + "connecting once \(servers.count == 1 ? "it lists its" : "they list their") tools"
         case .toolServerReady(let server, let n): "MCP server \(clean(server, limit: 64)): \(n) tool\(n == 1 ? "" : "s") ready"
         case .toolServerDown(let server, let reason, let retry):
             "MCP server \(clean(server, limit: 64)) \(clean(reason, limit: 300))"
@@ -87,7 +90,7 @@ public enum Wording {
         case .audioLost, .audioBack, .echoCancellerOff: "[audio]"
         case .noReply, .recordingFailed, .unknownCommand, .badArgument: "[warn]"
         case .talkNeedsPushToTalk, .notConnected: "[info]"
-        case .toolServerReady, .toolServerDown: "[mcp]"
+        case .toolServersStarting, .toolServerReady, .toolServerDown: "[mcp]"
         }
     }
 

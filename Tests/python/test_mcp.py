@@ -185,6 +185,7 @@ def test_line_mode_time_and_git_tools_declared_called_and_redeclared(tmp_path, r
     ]) + "\n")
     out = p.stdout
     assert p.returncode == 0, out + p.stderr
+    assert "[mcp] starting MCP servers git, time; connecting once they list their tools" in out
     assert "[mcp] MCP server time: 2 tools ready" in out
     assert "[mcp] MCP server git: 12 tools ready" in out
     # Declared in setup: the emulator names every declared function.
