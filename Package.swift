@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         // ── pure core (Foundation only) ──
@@ -66,6 +67,14 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("webrtc_audio_processing")]),
         .target(name: "EchoCancel", dependencies: ["CWebRTCAudio", "AudioCore"], swiftSettings: swift6),
 
+        // MCP servers as tools (issue 12): spawns stdio servers (or reaches streamable HTTP ones)
+        // through the official MCP Swift SDK; the `livetalk` target injects it as App's `ToolServers`.
+        .target(name: "MCPTools", dependencies: [
+            "App", "LiveProtocol", "LiveSession",
+            .product(name: "MCP", package: "swift-sdk"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swift6),
+
         // ── composition ──
         .target(name: "Emulator", dependencies: [
             "LiveProtocol", "AudioCore", "Speech",
@@ -87,7 +96,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         .executableTarget(name: "livetalk", dependencies: [
-            "App", "Emulator", "LiveSession", "PulseAudio", "EchoCancel", "TerminalUI", "Curses", "WebSocketTransport",
+            "App", "Emulator", "LiveSession", "PulseAudio", "EchoCancel", "TerminalUI", "Curses", "WebSocketTransport", "MCPTools",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),

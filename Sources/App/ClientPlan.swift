@@ -42,6 +42,10 @@ public struct ClientFlags: Sendable {
     public var pingInterval: Double?
     public var inactivityTimeout: Double?
     public var replyTimeout: Double?
+    /// `--yes-tools`: line mode runs MCP tool calls the allow-list does not cover (else refused).
+    public var yesTools = false
+    /// Seconds the start waits for the MCP servers to list their tools (default 15).
+    public var mcpStartTimeout: Double?
     public init() {}
 }
 
@@ -123,6 +127,19 @@ public struct AudioPlan: Sendable, Equatable {
     public init() {}
 }
 
+/// The MCP servers of a run and how their calls are allowed.
+public struct ToolPlan: Sendable, Equatable {
+    public var servers: [MCPServerConfig] = []
+    /// Line mode runs calls outside the allow-list instead of refusing them.
+    public var yesTools = false
+    /// How long the start waits for the servers to list their tools before connecting.
+    public var startDeadline: Duration = .seconds(15)
+    public init(servers: [MCPServerConfig] = [], yesTools: Bool = false) {
+        self.servers = servers
+        self.yesTools = yesTools
+    }
+}
+
 /// Files the run writes or reads besides the conversation.
 public struct WriterPlan: Sendable, Equatable {
     public var transcript: String?
@@ -150,6 +167,8 @@ public struct ClientPlan: Sendable, Equatable {
     public var logLevel: String
     /// `$XDG_DATA_HOME/livetalk/recordings` (or `~/.local/share/…`).
     public var recordingsFolder: String
+    /// MCP servers and who decides on their calls (issue 12).
+    public var tools = ToolPlan()
 
     public var apiVersion: String { settings.apiVersion ?? Endpoint.defaultAPIVersion }
 
@@ -177,7 +196,8 @@ public struct ClientPlan: Sendable, Equatable {
         }
         for (flag, v) in [("--connect-timeout", f.connectTimeout), ("--setup-timeout", f.setupTimeout),
                           ("--close-timeout", f.closeTimeout), ("--ping-interval", f.pingInterval),
-                          ("--inactivity-timeout", f.inactivityTimeout), ("--reply-timeout", f.replyTimeout)] {
+                          ("--inactivity-timeout", f.inactivityTimeout), ("--reply-timeout", f.replyTimeout),
+                          ("--mcp-start-timeout", f.mcpStartTimeout)] {
             if let v, !(v.isFinite && v >= 0.05 && v <= 86_400) {
                 return .flag(name: flag, value: "\(v)", expected: "a number of seconds from 0.05 to 86400")
             }
@@ -255,11 +275,14 @@ public struct ClientPlan: Sendable, Equatable {
         d.pingInterval = duration(f.pingInterval, d.pingInterval)
         d.inactivity = duration(f.inactivityTimeout, d.inactivity)
 
-        return ClientPlan(
+        var plan = ClientPlan(
             target: target, settings: s, system: system, face: face, audio: audio, writers: writers, deadlines: d,
             replyTimeout: duration(f.replyTimeout, .seconds(30)), notices: notices,
             logFile: f.logFile ?? file.logFile, logLevel: f.logLevel ?? file.logLevel ?? "info",
             recordingsFolder: XDG.dataHome(environment) + "/livetalk/recordings")
+        plan.tools = ToolPlan(servers: file.mcp, yesTools: f.yesTools)
+        plan.tools.startDeadline = duration(f.mcpStartTimeout, plan.tools.startDeadline)
+        return plan
     }
 
     static func duration(_ seconds: Double?, _ fallback: Duration) -> Duration {

@@ -22,6 +22,8 @@ public struct ClientEdges: Sendable {
     public var err: @Sendable (String) -> Void
     /// SIGINT/SIGTERM/SIGHUP, finalisers and the exit of last resort.
     public var shutdown: Shutdown
+    /// Runs the config's MCP servers (nil: none can run; their tools are not declared).
+    public var toolServers: @Sendable (_ servers: [MCPServerConfig]) -> (any ToolServers)?
 
     public init(transport: @escaping @Sendable (Deadlines, String?) -> any Transport,
                 openAudio: @escaping @Sendable (AudioPlan, Bool) -> AudioOpening = { _, _ in AudioOpening() },
@@ -29,7 +31,9 @@ public struct ClientEdges: Sendable {
                 lines: @escaping @Sendable () -> AsyncStream<String> = standardInputLines,
                 out: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) },
                 err: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) },
-                shutdown: Shutdown = .shared) {
+                shutdown: Shutdown = .shared,
+                toolServers: @escaping @Sendable ([MCPServerConfig]) -> (any ToolServers)? = { _ in nil }) {
+        self.toolServers = toolServers
         self.transport = transport
         self.openAudio = openAudio
         self.openTerminal = openTerminal

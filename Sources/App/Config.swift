@@ -21,6 +21,8 @@ public struct FileConfig: Sendable, Equatable {
     public var vertexProject: String?
     public var vertexLocation: String?
     public var vertexAccessToken: String?
+    /// `[mcp.NAME]` tables: MCP servers whose tools the model may call (issue 12).
+    public var mcp: [MCPServerConfig] = []
     /// Problems worth telling the user that do not stop the program (R20: a secret in a file others
     /// can read). The caller prints them, one line each.
     public var warnings: [String] = []
@@ -95,9 +97,14 @@ public struct FileConfig: Sendable, Equatable {
                     }
                     c[keyPath: kp] = s
                 }
+            } else if key == "mcp" {
+                guard let t = table[key]?.table else {
+                    throw ConfigError(path: path, line: line, message: "mcp must hold tables: [mcp.NAME]")
+                }
+                c.mcp = try MCPServerConfig.parse(t, text: text, path: path)
             } else {
                 throw ConfigError(path: path, line: line,
-                                  message: "unknown key \(key) (known: \((stringKeys.keys.sorted() + ["[vertex]"]).joined(separator: ", ")))")
+                                  message: "unknown key \(key) (known: \((stringKeys.keys.sorted() + ["[vertex]", "[mcp.NAME]"]).joined(separator: ", ")))")
             }
         }
         if let m = c.mode, m != "vad", m != "ptt" {

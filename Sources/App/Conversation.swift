@@ -24,6 +24,12 @@ final class Conversation {
     var pump: Task<Void, Never>?
     var loop: Loop
     let logger = Logger(label: "livetalk")
+    /// The MCP servers of this run (nil: none configured, or no edge to run them).
+    let toolServers: (any ToolServers)?
+    let builtins: ToolRegistry
+    let approvals = ApprovalDesk()
+    /// Declares the tools of the servers ready now (`startToolServers`).
+    var declareTools: (@Sendable () async -> Void)?
 
     enum Ending { case quit, signal, sessionEnded, noReply }
 
@@ -34,11 +40,13 @@ final class Conversation {
         self.opened = o
         self.dropped = dropped
         face = o.terminal.map { ScreenFace(backend: $0) as any Face } ?? LineFace(edges: edges, endpointKind: endpointKind)
+        builtins = ToolRegistry.builtins(timerScheduling: plan.settings.nonBlockingScheduling)
+        toolServers = plan.tools.servers.isEmpty ? nil : edges.toolServers(plan.tools.servers)
         session = Session(
             config: SessionConfig(endpoint: endpoint, setup: Settings.setup(plan.settings, endpoint: endpoint, system: o.system),
                                   apiVersion: plan.apiVersion, deadlines: plan.deadlines),
             transport: edges.transport(plan.deadlines, plan.settings.caFile),
-            tools: ToolRegistry.builtins(timerScheduling: plan.settings.nonBlockingScheduling))
+            tools: builtins)
         let audio = edges.openAudio(plan.audio, o.inputWav.isEmpty)
         self.audio = audio
         if let why = audio.offReason { o.notices.append(.audioOff(reason: why)) }
@@ -81,7 +89,9 @@ final class Conversation {
         // Whatever ends the process early (a second Ctrl-C, a close that hangs) still restores
         // the terminal and leaves every file with a correct header.
         let (terminal, recording, transcript, outputWav) = (opened.terminal, opened.recording, opened.transcript, opened.outputWav)
+        let servers = toolServers
         let finalizer = edges.shutdown.addFinalizer {
+            servers?.killNow()
             terminal?.stop()
             recording.finish()
             transcript?.close()
@@ -91,10 +101,53 @@ final class Conversation {
 
         startSources()
         if bridge != nil { await bridge?.startMicrophone() }
-        await session.connect()
+        // With MCP servers, the first connect waits (in the loop, so q and Ctrl-C still work) until
+        // they have listed their tools: `.toolServersStarted`.
+        if !startToolServers() { await session.connect() }
         face.present(.tick(model.now), effects: [], model: model)
         let ending = await runLoop()
         return await end(ending)
+    }
+
+    /// Starts the MCP servers; their tools are declared before the first connect (bounded by the
+    /// plan's start deadline); a server that is ready later, or comes back with other tools after
+    /// a restart, is declared at the next reconnect or resume. False when there are none.
+    private func startToolServers() -> Bool {
+        guard let servers = toolServers else { return false }
+        let (sink, session, plan, builtins, approvals) = (self.sink, self.session, self.plan, self.builtins, self.approvals)
+        let screen = face.kind == .screen
+        let approve: @Sendable (ApprovalRequest) async -> Bool = { req in
+            guard screen else { return plan.tools.yesTools }   // line mode: refused unless --yes-tools
+            return await approvals.ask(req.id) { sink.yield(.approvalRequested(id: req.id)) }
+        }
+        let declare: @Sendable ([String: [MCPToolInfo]]) async -> Void = { tools in
+            let registry = ToolCatalog.registry(builtins: builtins, configs: plan.tools.servers, tools: tools, servers: servers, approve: approve)
+            await session.replaceTools(registry)
+            sink.yield(.toolLabels(Dictionary(registry.all.filter { $0.source != nil }.map { ($0.declaration.name, $0.label) },
+                                              uniquingKeysWith: { a, _ in a })))
+        }
+        let news = servers.news
+        tasks.append(Task {
+            for await n in news {
+                switch n {
+                case .ready(let server, let count):
+                    await declare(await servers.currentTools())
+                    sink.yield(.notice(.toolServerReady(server: server, tools: count)))
+                case .failed(let server, let reason, let retry):
+                    sink.yield(.notice(.toolServerDown(server: server, reason: "could not start: " + reason, retryIn: retry)))
+                case .exited(let server, let status, let retry):
+                    sink.yield(.notice(.toolServerDown(server: server, reason: "exited (\(status))", retryIn: retry)))
+                }
+            }
+        })
+        declareTools = { await declare(await servers.currentTools()) }
+        sink.yield(.notice(.toolServersStarting(servers: plan.tools.servers.map(\.name))))
+        let deadline = plan.tools.startDeadline
+        tasks.append(Task {
+            _ = await servers.start(deadline: deadline)
+            sink.yield(.toolServersStarted)
+        })
+        return true
     }
 
     /// Every input of the loop: the session (through audio and the files first), the face,
@@ -171,6 +224,10 @@ final class Conversation {
             case .inputEnded:
                 loop.inputEnded = true
                 effects = []
+            case .toolServersStarted:
+                await declareTools?()
+                await session.connect()
+                effects = []
             default:
                 effects = update(&model, event)
             }
@@ -209,6 +266,7 @@ final class Conversation {
         } else {
             await bridge?.finish()  // line mode: let the last reply finish playing
         }
+        approvals.refuseAll()
         await session.quit()   // bounded by the close deadline
         // The last events (the last turn, CLOSED) reach the face and the files before they close.
         if ending != .sessionEnded {
@@ -227,6 +285,7 @@ final class Conversation {
             guardTimer.cancel()
         }
         pump?.cancel()
+        await toolServers?.stop()   // no server outlives livetalk
         if let r = opened.recording.take() { r.finish() }
         opened.transcript?.close()
         opened.outputWav?.close()
@@ -274,6 +333,8 @@ final class Conversation {
             case .latency(let t):
                 opened.transcript?.write(t)
                 opened.recording.current?.record(t)
+            case .answerApproval(let id, let allowed):
+                approvals.answer(id, allowed)
             case .notice, .showHelp:
                 break   // the face words them (`present`)
             }

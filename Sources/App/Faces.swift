@@ -94,7 +94,7 @@ final class LineFace: Face, @unchecked Sendable {
                 let repeated = lock.withLock { defer { lastState = s }; return lastState == s }
                 if repeated { return }
             }
-            if let line = Wording.line(e, endpointKind: endpointKind) { edges.out(line) }
+            if let line = Wording.line(e, endpointKind: endpointKind, toolLabels: model.toolLabels) { edges.out(line) }
         case .notice(let n), .recordingChanged(_, let n):
             edges.out("\(Wording.tag(n)) \(Wording.notice(n, face: .line))")
         default: break

@@ -19,7 +19,8 @@ public struct HistoryEntry: Sendable, Hashable {
 /// Tool rule (also in `livetalk serve --help`): a turn calls a declared function when its words
 /// contain the function's name, with underscores read as spaces ("get current time" calls
 /// `get_current_time`). Arguments come from `key=value` words in the same turn
-/// (`key="two words"` for spaces); numbers and true/false keep their type.
+/// (`key="two words"` for spaces); numbers and true/false keep their type. When one matching
+/// name ends with another ("time get current time", "get current time"), only the longer is called.
 public enum OfflineAgent {
     /// Functions the turn calls, with their arguments, in declaration order.
     public static func matchTools(_ text: String, declarations: [FunctionDeclaration]) -> [(FunctionDeclaration, JSONValue)] {
@@ -33,11 +34,17 @@ public enum OfflineAgent {
             }
             return .object(a)
         }
-        var out: [(FunctionDeclaration, JSONValue)] = declarations.compactMap { d in
+        let named: [(FunctionDeclaration, String)] = declarations.compactMap { d in
             let name = normalize(d.name)
             guard !name.isEmpty, (" " + words + " ").contains(" " + name + " ") else { return nil }
-            return (d, withPlace(d))
+            return (d, name)
         }
+        // A prefixed name wins over the name it ends with: "time get current time" calls
+        // `time_get_current_time` (an MCP tool prefixed because a built-in has its name), not also
+        // `get_current_time`.
+        var out: [(FunctionDeclaration, JSONValue)] = named.filter { d, name in
+            !named.contains { $0.1 != name && $0.1.hasSuffix(" " + name) }
+        }.map { ($0.0, withPlace($0.0)) }
         // "what is the weather in Paris" calls a declared weather function with the place.
         if out.isEmpty, place != nil, let d = declarations.first(where: { $0.name.lowercased().contains("weather") }) {
             out.append((d, withPlace(d)))

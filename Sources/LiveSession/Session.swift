@@ -45,7 +45,7 @@ public actor Session {
 
     private var config: SessionConfig
     private let transport: any Transport
-    private let tools: ToolRegistry
+    private var tools: ToolRegistry
     private var machine: SessionStateMachine
     private var random = SystemRandomNumberGenerator()
 
@@ -119,6 +119,10 @@ public actor Session {
     }
 
     public var setup: Setup { config.setup }
+
+    /// Replaces the tools (an MCP server came back with another list): they are declared in the
+    /// next `setup`, i.e. at the next reconnect or resume; calls already running finish as they are.
+    public func replaceTools(_ registry: ToolRegistry) { tools = registry }
 
     /// Close with 1000 and stay disconnected until `connect()`.
     public func disconnect() { perform(machine.disconnectRequested()) }
@@ -589,7 +593,7 @@ public actor Session {
             let task = Task { [weak self] in
                 let result: Result<JSONValue, any Error>
                 if let def {
-                    do { result = .success(try await def.run(args)) } catch { result = .failure(error) }
+                    do { result = .success(try await def.invoke(ToolInvocation(id: id, args: args))) } catch { result = .failure(error) }
                 } else {
                     result = .failure(ToolFailure("unknown function \(name)"))
                 }

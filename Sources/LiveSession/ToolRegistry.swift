@@ -1,19 +1,49 @@
 import Foundation
 import LiveProtocol
 
+/// One call of a tool, as its body sees it: the session's id for the call (the one its
+/// `ToolActivity` events carry) and the model's arguments.
+public struct ToolInvocation: Sendable {
+    public var id: String
+    public var args: JSONValue?
+    public init(id: String, args: JSONValue?) {
+        self.id = id
+        self.args = args
+    }
+}
+
 /// A function the model may call: its declaration (sent in `setup`) and its body.
 public struct ToolDefinition: Sendable {
     public var declaration: FunctionDeclaration
     /// For NON_BLOCKING tools: how the model should treat the result.
     public var scheduling: FunctionResponseScheduling?
-    public var run: @Sendable (JSONValue?) async throws -> JSONValue
+    /// Where the tool comes from: nil for a built-in, else the MCP server's name.
+    public var source: String?
+    /// The tool's own name at its source (an MCP tool declared under a prefixed name keeps it here).
+    public var sourceName: String
+    /// A one-line description for `livetalk tools`.
+    public var summary: String { declaration.description.map { $0.split(separator: "\n").first.map(String.init) ?? "" } ?? "" }
+    public var invoke: @Sendable (ToolInvocation) async throws -> JSONValue
 
     public init(declaration: FunctionDeclaration, scheduling: FunctionResponseScheduling? = nil,
                 run: @escaping @Sendable (JSONValue?) async throws -> JSONValue) {
+        self.init(declaration: declaration, scheduling: scheduling, source: nil, sourceName: declaration.name) { try await run($0.args) }
+    }
+
+    public init(declaration: FunctionDeclaration, scheduling: FunctionResponseScheduling? = nil, source: String?, sourceName: String,
+                invoke: @escaping @Sendable (ToolInvocation) async throws -> JSONValue) {
         self.declaration = declaration
         self.scheduling = scheduling
-        self.run = run
+        self.source = source
+        self.sourceName = sourceName
+        self.invoke = invoke
     }
+
+    /// Runs the body outside a session (tests, `livetalk tools`): a call with no id.
+    public func run(_ args: JSONValue?) async throws -> JSONValue { try await invoke(ToolInvocation(id: "", args: args)) }
+
+    /// How the tool pane and line mode name it: `server › tool` for an MCP tool, the name for a built-in.
+    public var label: String { source.map { "\($0) › \(sourceName)" } ?? declaration.name }
 }
 
 /// A tool body's failure, answered as `{"error": message}`.
@@ -38,6 +68,9 @@ public struct ToolRegistry: Sendable {
     }
 
     public var declarations: [FunctionDeclaration] { order.compactMap { tools[$0]?.declaration } }
+
+    /// Every tool, in the order registered.
+    public var all: [ToolDefinition] { order.compactMap { tools[$0] } }
 
     public subscript(name: String) -> ToolDefinition? { tools[name] }
 

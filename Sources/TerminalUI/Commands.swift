@@ -37,6 +37,12 @@ public enum Notice: Sendable, Equatable {
     /// The echo canceller could not start; the microphone goes on unprocessed.
     case echoCancellerOff(reason: String)
     case noReply(after: Duration)
+    /// The MCP servers are starting; the first connect waits for their tools.
+    case toolServersStarting(servers: [String])
+    /// An MCP server listed its tools.
+    case toolServerReady(server: String, tools: Int)
+    /// An MCP server could not start, or exited; it is started again after `retryIn` (nil: not again).
+    case toolServerDown(server: String, reason: String, retryIn: Duration?)
 }
 
 /// What one line of line-mode input means.

@@ -3,7 +3,7 @@ import Foundation
 /// What a key does.
 public enum KeyAction: String, Sendable, CaseIterable {
     case talk, mode, mute, reset, connection, record, type, scrollUp, scrollDown, pageUp, pageDown
-    case nextPane, focus1, focus2, focus3, focus4, quit, help
+    case nextPane, focus1, focus2, focus3, focus4, quit, help, allowTool, refuseTool
 }
 
 /// The key bindings; the help overlay is generated from this table.
@@ -46,6 +46,9 @@ public enum Keymap {
         Binding(keys: [.char("2")], label: "2", action: .focus2, help: "focus Model"),
         Binding(keys: [.char("3")], label: "3", action: .focus3, help: "focus Tools"),
         Binding(keys: [.char("4")], label: "4", action: .focus4, help: "focus Session"),
+        Binding(keys: [.char("y")], label: "y", action: .allowTool,
+                help: "allow the tool call that asks (tool pane; line mode: --yes-tools)"),
+        Binding(keys: [.char("n")], label: "n", action: .refuseTool, help: "refuse the tool call that asks: the model is told"),
         Binding(keys: [.char("q"), .ctrl("c")], label: "q ^C", action: .quit, help: "quit (closes the session cleanly)", slash: "/quit"),
         Binding(keys: [.char("?")], label: "?", action: .help, help: "show / hide this help", slash: "/help"),
     ]

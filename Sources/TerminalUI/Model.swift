@@ -28,7 +28,7 @@ public struct TranscriptEntry: Sendable, Hashable {
 
 /// One row of the tools pane.
 public struct ToolRow: Sendable, Hashable {
-    public enum Status: String, Sendable { case running, done, failed, cancelled }
+    public enum Status: String, Sendable { case asking, running, done, failed, cancelled }
     public var id: String
     public var name: String
     public var args: String
@@ -75,6 +75,11 @@ public struct AppModel: Sendable {
     /// Transcript entries dropped from the top of a pane (`.user`, `.model`) to stay within `maxPaneEntries`.
     public var droppedEntries: [Pane: Int] = [:]
     public var droppedToolRows = 0
+    /// How the tool pane and line mode name a declared function (`server › tool` for MCP tools);
+    /// a name not here is shown as it is.
+    public var toolLabels: [String: String] = [:]
+    /// Tool calls waiting for the user's y/n, oldest first (bounded by `maxToolRows`).
+    public var approvals: [String] = []
 
     /// Scrollback of each transcript pane, in entries (one utterance or reply each).
     public static let maxPaneEntries = 5_000
@@ -174,6 +179,12 @@ public enum AppEvent: Sendable {
     case notice(Notice)
     /// Recording started (with its mark) or stopped (nil), with what to tell the user.
     case recordingChanged(RecordingMark?, notice: Notice)
+    /// The declared tools' labels (`server › tool`), when the tools are known or change.
+    case toolLabels([String: String])
+    /// A tool call waits for the user's yes or no (the screen asks in its tool pane).
+    case approvalRequested(id: String)
+    /// The MCP servers have listed their tools (or their start deadline passed): time to connect.
+    case toolServersStarted
     /// The echo canceller's live echo reduction (nil: not measured or off).
     case echoReduction(dB: Int?)
     /// The user's input ended (local voice detection end, push-to-talk end, Enter).
@@ -191,7 +202,7 @@ public enum AppEvent: Sendable {
     public var isVisible: Bool {
         switch self {
         case .session(.audio), .session(.usage), .session(.setupComplete), .session(.generationComplete), .frame,
-             .line, .inputEnded, .signal, .sessionEnded, .modelAudioStarted: false
+             .line, .inputEnded, .signal, .sessionEnded, .modelAudioStarted, .toolServersStarted: false
         default: true
         }
     }
@@ -217,6 +228,8 @@ public enum Effect: Sendable, Equatable {
     case showHelp
     /// A turn's latency is known: line mode prints it, the transcript keeps it.
     case latency(TurnLatency)
+    /// The user's answer to a tool call that asked (y / n).
+    case answerApproval(id: String, allowed: Bool)
 }
 
 /// A recording in progress, as the status line shows it.

@@ -173,7 +173,7 @@ public func renderTools(_ m: AppModel, _ r: Rect, _ s: inout Screen) {
     var rows: [(String, Role)] = []
     for t in m.tools {
         let role: Role = switch t.status {
-        case .running: .toolRunning
+        case .asking, .running: .toolRunning
         case .done: .toolDone
         case .failed: .toolFailed
         case .cancelled: .toolCancelled
@@ -184,6 +184,11 @@ public func renderTools(_ m: AppModel, _ r: Rect, _ s: inout Screen) {
         } ?? ""
         rows.append(("\(t.name) \(t.status.rawValue)\(d)", role))
         if !t.args.isEmpty { rows.append(("  " + t.args, .dim)) }
+        if t.status == .asking {
+            rows.append(("  allow? y/n", .toolRunning))
+        } else if !t.detail.isEmpty, t.status != .running || t.detail != "background" {
+            rows.append(("  → " + t.detail, t.status == .failed ? .toolFailed : .dim))
+        }
     }
     let visible = window(rows.count, height: inner.height, scroll: m.scroll[.tools] ?? 0)
     for (i, row) in rows[visible].enumerated() {
@@ -260,7 +265,9 @@ public func renderHints(_ m: AppModel, _ r: Rect, _ s: inout Screen) {
     guard !r.isEmpty else { return }
     let st = m.theme.style(.keyHint)
     s.fill(r, style: st)
-    s.put(m.input != nil ? "Enter send · Esc cancel · ^U clear" : Keymap.hint, x: r.x, y: r.y, style: st, clip: r)
+    let hint = m.input != nil ? "Enter send · Esc cancel · ^U clear"
+        : m.approvals.isEmpty ? Keymap.hint : "y allow the tool call · n refuse it (the model is told) · " + Keymap.hint
+    s.put(hint, x: r.x, y: r.y, style: st, clip: r)
 }
 
 public func renderHelp(_ m: AppModel, _ s: inout Screen) {

@@ -57,6 +57,17 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
         m.recording = mark
         _ = notice(&m, n)
         return []
+    case .toolLabels(let labels):
+        m.toolLabels = labels
+        return []
+    case .approvalRequested(let id):
+        guard let i = m.tools.lastIndex(where: { $0.id == id }), m.tools[i].status == .running else {
+            return [.answerApproval(id: id, allowed: false)]   // gone already (cancelled, or scrolled away)
+        }
+        m.tools[i].status = .asking
+        m.tools[i].detail = "allow? y/n"
+        if !m.approvals.contains(id) { m.approvals.append(id) }
+        return []
     case .echoReduction(let db):
         m.echoReductionDB = db
         return []
@@ -67,7 +78,7 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
         return m.latency.firstByte(turn: turn, at: at).map { [.latency($0)] } ?? []
     case .modelAudible(let turn, let at):
         return m.latency.audible(turn: turn, at: at).map { [.latency($0)] } ?? []
-    case .line, .inputEnded, .signal, .sessionEnded:
+    case .line, .inputEnded, .signal, .sessionEnded, .toolServersStarted:
         return []   // the runtime's business
     }
 }
@@ -138,18 +149,22 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
         switch a {
         case .started(let id, let name, let args, let nb):
             m.toolsRunning += 1
-            m.tools.append(ToolRow(id: id, name: ScreenText.sanitize(name, limit: 200), args: args.map(shortArgs) ?? "",
+            m.tools.append(ToolRow(id: id, name: ScreenText.sanitize(m.toolLabels[name] ?? name, limit: 200), args: args.map(shortArgs) ?? "",
                                    status: .running, duration: nil, detail: nb ? "background" : ""))
             if m.tools.count > AppModel.maxToolRows {
                 let n = m.tools.count - AppModel.maxToolRows
                 m.tools.removeFirst(n)
                 m.droppedToolRows += n
+                m.approvals.removeAll { id in !m.tools.contains { $0.id == id } }
             }
-        case .finished(let id, _, let result, let d): setTool(&m, id, .done, d, shortArgs(result))
+        case .finished(let id, _, let result, let d): setTool(&m, id, .done, d, resultSummary(result))
         case .failed(let id, _, let err, let d): setTool(&m, id, .failed, d, ScreenText.sanitize(err))
         case .cancelled(let id, _, let d): setTool(&m, id, .cancelled, d, "")
         }
-        if case .started = a {} else { m.toolsRunning = max(0, m.toolsRunning - 1) }
+        if case .started = a {} else {
+            m.toolsRunning = max(0, m.toolsRunning - 1)
+            m.approvals.removeAll { $0 == a.id }
+        }
     case .goAway(let left):
         m.goAwayDeadline = m.now.addingTimeInterval(left.seconds)
     case .warning, .inputDropped:
@@ -166,7 +181,17 @@ private func setTool(_ m: inout AppModel, _ id: String, _ s: ToolRow.Status, _ d
     guard let i = m.tools.lastIndex(where: { $0.id == id }) else { return }
     m.tools[i].status = s
     m.tools[i].duration = d
-    if !detail.isEmpty { m.tools[i].detail = detail }
+    m.tools[i].detail = detail.isEmpty && m.tools[i].detail == "allow? y/n" ? "" : (detail.isEmpty ? m.tools[i].detail : detail)
+}
+
+/// A result in one line: a text result (`{"result": "…"}`, as MCP tools answer) by its lines
+/// joined with ` / `, anything else as its JSON.
+func resultSummary(_ v: JSONValue) -> String {
+    if case .object(let o) = v, o.count == 1, case .string(let text)? = o["result"] {
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return ScreenText.sanitize(lines.joined(separator: " / "), limit: 500)
+    }
+    return shortArgs(v)
 }
 
 /// Tool arguments and results as one sanitized line.
@@ -236,6 +261,15 @@ private func key(_ m: inout AppModel, _ k: Key) -> [Effect] {
     }
     guard let action = Keymap.action(for: k) else { return [] }
     switch action {
+    case .allowTool, .refuseTool:
+        guard let id = m.approvals.first else { return [] }
+        m.approvals.removeFirst()
+        let allowed = action == .allowTool
+        if let i = m.tools.lastIndex(where: { $0.id == id }) {
+            m.tools[i].status = .running
+            m.tools[i].detail = allowed ? "allowed" : "refused"
+        }
+        return [.answerApproval(id: id, allowed: allowed)]
     case .talk:
         if m.keyReleases, m.pushToTalk, m.talking { return [] }   // auto-repeat while held
         if !m.keyReleases, m.pushToTalk {
@@ -310,6 +344,7 @@ public func command(_ m: inout AppModel, _ c: UserCommand) -> [Effect] {
         m.userEntries.removeAll()
         m.modelEntries.removeAll()
         m.tools.removeAll()
+        m.approvals.removeAll()
         m.droppedEntries.removeAll()
         m.droppedToolRows = 0
         m.receivedSamples.removeAll()

@@ -9,7 +9,7 @@ public enum FaceKind: Sendable { case screen, line }
 /// Every user-facing wording of session events and notices, for both faces, in one place.
 public enum Wording {
     /// Line mode's line for a session event (nil: nothing to print). Peer text is sanitised.
-    public static func line(_ e: SessionEvent, endpointKind: String) -> String? {
+    public static func line(_ e: SessionEvent, endpointKind: String, toolLabels: [String: String] = [:]) -> String? {
         switch e {
         case .state(let s, _):
             var line = "[state] \(clean(s.description, limit: 2_000))"
@@ -22,15 +22,16 @@ public enum Wording {
         case .turn(let t):
             return "\(t.role == .user ? "you" : "model")> \(clean(t.text))\(t.interrupted ? " [interrupted]" : "")"
         case .tool(let a):
+            func label(_ name: String) -> String { toolLabels[name] ?? name }
             switch a {
             case .started(_, let name, let args, let nb):
-                return "[tool] \(clean(name, limit: 200)) running\(nb ? " (background)" : "") \(clean(args?.description ?? "{}", limit: 2_000))"
+                return "[tool] \(clean(label(name), limit: 200)) running\(nb ? " (background)" : "") \(clean(args?.description ?? "{}", limit: 2_000))"
             case .finished(_, let name, let result, let d):
-                return "[tool] \(clean(name, limit: 200)) done in \(duration(d)) → \(clean(result.description, limit: 2_000))"
+                return "[tool] \(clean(label(name), limit: 200)) done in \(duration(d)) → \(clean(result.description, limit: 2_000))"
             case .failed(_, let name, let err, let d):
-                return "[tool] \(clean(name, limit: 200)) failed in \(duration(d)): \(clean(err, limit: 2_000))"
+                return "[tool] \(clean(label(name), limit: 200)) failed in \(duration(d)): \(clean(err, limit: 2_000))"
             case .cancelled(_, let name, let d):
-                return "[tool] \(clean(name, limit: 200)) cancelled after \(duration(d))"
+                return "[tool] \(clean(label(name), limit: 200)) cancelled after \(duration(d))"
             }
         case .goAway(let left): return "[state] \(goAway(left))"
         case .replayed(let n): return "[state] delivered \(n) held input message(s) after reconnecting"
@@ -72,6 +73,13 @@ public enum Wording {
             face == .screen ? "echo cancellation is off (\(clean(why, limit: 300))): use headphones"
                             : "echo cancellation is off (\(clean(why, limit: 300))): use headphones, or --aec off to silence this"
         case .noReply(let after): "no reply from the server within \(duration(after)) of the last input; giving up"
+        case .toolServersStarting(let servers):
+            "starting MCP server\(servers.count == 1 ? "" : "s") \(clean(servers.joined(separator: ", "), limit: 300)); "
+                + "connecting once \(servers.count == 1 ? "it lists its" : "they list their") tools"
+        case .toolServerReady(let server, let n): "MCP server \(clean(server, limit: 64)): \(n) tool\(n == 1 ? "" : "s") ready"
+        case .toolServerDown(let server, let reason, let retry):
+            "MCP server \(clean(server, limit: 64)) \(clean(reason, limit: 300))"
+                + (retry.map { "; restarting in \(duration($0))" } ?? "") + " (its stderr is in the log)"
         }
     }
 
@@ -82,6 +90,7 @@ public enum Wording {
         case .audioLost, .audioBack, .echoCancellerOff: "[audio]"
         case .noReply, .recordingFailed, .unknownCommand, .badArgument: "[warn]"
         case .talkNeedsPushToTalk, .notConnected: "[info]"
+        case .toolServersStarting, .toolServerReady, .toolServerDown: "[mcp]"
         }
     }
 

@@ -5,10 +5,12 @@ import ArgumentParser
 import Curses
 import Emulator
 import Foundation
+import LiveProtocol
 import LiveSession
 import Logging
 import PulseAudio
 import EchoCancel
+import MCPTools
 import TerminalUI
 import WebSocketTransport
 
@@ -41,6 +43,11 @@ struct Livetalk: AsyncParsableCommand {
 
             Config file: $XDG_CONFIG_HOME/livetalk/config.toml (flags > environment > file).
 
+            MCP servers named in the config file ([mcp.NAME] with command/args/env/cwd, or url) are \
+            started with livetalk and their tools declared to the model; `livetalk tools` lists them. A \
+            call not in the server's allow = [...] asks first (y/n in the tool pane); line mode refuses \
+            it unless --yes-tools.
+
             EXIT CODES
               0    the conversation ended normally (EOF, q, /quit)
               1    the session failed (fatal close code, gave up reconnecting, no reply)
@@ -48,7 +55,7 @@ struct Livetalk: AsyncParsableCommand {
               69   could not start (the embedded emulator or a local resource failed)
               130  interrupted by SIGINT/SIGTERM/SIGHUP
             """,
-        subcommands: [Talk.self, Serve.self, Devices.self, Themes.self, Token.self, Info.self],
+        subcommands: [Talk.self, Serve.self, Devices.self, Themes.self, Tools.self, Token.self, Info.self],
         defaultSubcommand: Talk.self)
 
     /// `--record` may stand alone (the default folder): ArgumentParser options need a value, so a
@@ -118,6 +125,8 @@ struct ClientOptions: ParsableArguments {
     var localBargeIn: OnOff?
     @Flag(help: "Suppress steady background noise in the microphone.") var noiseSuppression = false
     @Option(help: "Colour theme: a name from `livetalk themes` or a path to a .toml file (default dark).") var theme: String?
+    @Flag(help: "Line mode: run MCP tool calls that the config's allow-lists do not cover (otherwise they are refused).")
+    var yesTools = false
     @Flag(help: "Send the API key or token to a custom wss:// --endpoint that is not a Google host (never over plaintext ws://).")
     var trustEndpoint = false
     @Option(help: ArgumentHelp("Seconds for TCP + TLS + WebSocket upgrade (default 10).", visibility: .hidden)) var connectTimeout: Double?
@@ -128,6 +137,8 @@ struct ClientOptions: ParsableArguments {
     var inactivityTimeout: Double?
     @Option(help: ArgumentHelp("Line mode: seconds with no event while a reply is awaited before giving up (default 30).",
                                visibility: .hidden)) var replyTimeout: Double?
+    @Option(help: ArgumentHelp("Seconds the start waits for the MCP servers to list their tools (default 15).", visibility: .hidden))
+    var mcpStartTimeout: Double?
 
     enum TurnMode: String, EnumerableFlag {
         case vad, ptt
@@ -146,6 +157,7 @@ struct ClientOptions: ParsableArguments {
         (f.mic, f.speaker, f.playbackBufferMs, f.theme, f.trustEndpoint) = (mic, speaker, playbackBufferMs, theme, trustEndpoint)
         (f.echoCancellation, f.noiseSuppression) = (aec.map { $0 == .on }, noiseSuppression)
         f.localBargeIn = localBargeIn.map { $0 == .on }
+        (f.yesTools, f.mcpStartTimeout) = (yesTools, mcpStartTimeout)
         (f.connectTimeout, f.setupTimeout, f.closeTimeout) = (connectTimeout, setupTimeout, closeTimeout)
         (f.pingInterval, f.inactivityTimeout, f.replyTimeout) = (pingInterval, inactivityTimeout, replyTimeout)
         return f
@@ -196,7 +208,51 @@ extension ClientEdges {
                     return AudioOpening(offReason: error.message)
                 }
             },
-            openTerminal: { try CursesBackend() })
+            openTerminal: { try CursesBackend() },
+            toolServers: { MCPToolServers(configs: $0) })
+    }
+}
+
+/// `livetalk tools` — every tool a conversation would declare: the built-ins and the tools of
+/// the config's MCP servers (started for the listing, then stopped).
+struct Tools: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the tools the model may call: built-in and from the config's MCP servers.",
+        discussion: """
+            Starts every [mcp.NAME] server of the config file, lists its tools and stops it. A tool is \
+            declared under its own name, or as SERVER_NAME when another tool has that name. RUNS says \
+            whether a call runs at once (a built-in, or allowed by the server's allow = [...]) or asks \
+            first (the screen's y/n prompt; line mode refuses it unless --yes-tools). Exit 69 when a \
+            server could not start.
+            """)
+
+    @Option(help: "Config file (default $XDG_CONFIG_HOME/livetalk/config.toml).") var config: String?
+    @Option(help: "Log file (default $XDG_STATE_HOME/livetalk/livetalk.log): the servers' stderr goes there.") var logFile: String?
+    @Option(help: ArgumentHelp("Seconds to wait for the servers to list their tools (default 15).", visibility: .hidden))
+    var startTimeout: Double = 15
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let file: FileConfig
+        do { file = try FileConfig.load(path: config ?? FileConfig.defaultPath(environment: env)) } catch {
+            throw ValidationError(ClientWording.problem(.config(error)))
+        }
+        if let problem = LogSetup.bootstrap(path: logFile ?? file.logFile ?? LogSetup.defaultPath(environment: env), level: .info) {
+            sayErr("livetalk: " + ClientWording.notice(.logOff(reason: problem)))
+        }
+        var tools: [String: [MCPToolInfo]] = [:]
+        let servers = file.mcp.isEmpty ? nil : MCPToolServers(configs: file.mcp)
+        if let servers {
+            Shutdown.shared.install()
+            Shutdown.shared.addFinalizer { servers.killNow() }
+            tools = await servers.start(deadline: .seconds(clamping: max(0.1, min(startTimeout, 600))))
+        }
+        let registry = ToolCatalog.registry(builtins: .builtins(), configs: file.mcp, tools: tools, servers: servers, approve: { _ in false })
+        for line in ToolCatalog.listing(registry, configs: file.mcp) { print(line) }
+        let missing = file.mcp.map(\.name).filter { tools[$0] == nil }
+        for name in missing { sayErr("livetalk tools: the MCP server \(name) did not list its tools (see the log)") }
+        await servers?.stop()
+        if !missing.isEmpty { throw ExitCode(ExitStatus.startFailed) }
     }
 }
 
@@ -227,7 +283,8 @@ struct Serve: AsyncParsableCommand {
             TOOLS  A user turn calls a declared function when its words contain the function's name, with \
             underscores read as spaces: "please get current time" calls get_current_time. Arguments come \
             from key=value words in the same turn (key="two words" for spaces; numbers and true/false keep \
-            their type): "start timer seconds=2". BLOCKING calls are awaited, then the reply uses the result; \
+            their type): "start timer seconds=2". When two matching names end alike ("time get current time", \
+            "get current time"), only the longer is called. BLOCKING calls are awaited, then the reply uses the result; \
             NON_BLOCKING calls let the reply go on, and their result is spoken per its scheduling \
             (SILENT, WHEN_IDLE, INTERRUPT). An interruption cancels pending calls (toolCallCancellation).
 

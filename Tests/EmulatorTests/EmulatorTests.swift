@@ -41,6 +41,17 @@ struct OfflineAgentTests {
         #expect(OfflineAgent.matchTools("BOOK_TICKET destination=Rome.", declarations: decls).first?.1 == ["destination": "Rome"])
     }
 
+    /// An MCP tool prefixed with its server's name because a built-in has its name (issue 12):
+    /// naming the prefixed one calls it alone; the bare name still calls the built-in.
+    @Test func aPrefixedToolWinsOverTheNameItEndsWith() {
+        let d = [FunctionDeclaration(name: "get_current_time"), FunctionDeclaration(name: "time_get_current_time")]
+        let m = OfflineAgent.matchTools("time get current time timezone=Europe/Paris", declarations: d)
+        #expect(m.map(\.0.name) == ["time_get_current_time"] && m[0].1 == ["timezone": "Europe/Paris"])
+        #expect(OfflineAgent.matchTools("please get current time", declarations: d).map(\.0.name) == ["get_current_time"])
+        #expect(OfflineAgent.matchTools("git log repo_path=/tmp/r max_count=3", declarations: [FunctionDeclaration(name: "git_log")]).first?.1
+            == ["repo_path": "/tmp/r", "max_count": 3])
+    }
+
     @Test func repliesUseHistory() {
         let h = [HistoryEntry(.user, "my name is Ada Lovelace"), HistoryEntry(.model, "Nice to meet you, Ada Lovelace.")]
         #expect(OfflineAgent.reply(to: "What is my name?", history: h) == "Your name is Ada Lovelace.")
