@@ -42,6 +42,8 @@ public struct ClientFlags: Sendable {
     public var pingInterval: Double?
     public var inactivityTimeout: Double?
     public var replyTimeout: Double?
+    /// Session settings given as flags, by knob name (`temperature` for `--temperature`), as text.
+    public var knobs: [String: String] = [:]
     public init() {}
 }
 
@@ -175,6 +177,7 @@ public struct ClientPlan: Sendable, Equatable {
         if let e = f.endpoint {
             do { _ = try Endpoint.custom(e, apiKey: nil) } catch { return .endpoint(error) }
         }
+        if case .failure(let p) = SessionKnobs.make(flags: f.knobs, file: FileConfig()) { return p }
         for (flag, v) in [("--connect-timeout", f.connectTimeout), ("--setup-timeout", f.setupTimeout),
                           ("--close-timeout", f.closeTimeout), ("--ping-interval", f.pingInterval),
                           ("--inactivity-timeout", f.inactivityTimeout), ("--reply-timeout", f.replyTimeout)] {
@@ -202,6 +205,10 @@ public struct ClientPlan: Sendable, Equatable {
         s.project = f.project
         s.location = f.location
         s.trustEndpoint = f.trustEndpoint
+        switch SessionKnobs.make(flags: f.knobs, file: file) {
+        case .success(let k): s.knobs = k
+        case .failure(let p): throw p
+        }
 
         var notices: [ClientNotice] = file.warnings.map { .configWarning($0) }
         let credential = Settings.credential(environment: environment, file: file)

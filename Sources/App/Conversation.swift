@@ -265,7 +265,7 @@ final class Conversation {
             case .switchMode(let ptt):
                 await bridge?.setMode(ptt ? .pushToTalk : .vad)
                 var setup = await session.setup
-                setup.realtimeInputConfig = Settings.realtimeInput(pushToTalk: ptt)
+                setup.realtimeInputConfig = plan.settings.knobs.realtimeInput(pushToTalk: ptt)
                 await session.reconfigure(setup)
             case .reset: await session.reset()
             case .disconnect: await session.disconnect()

@@ -549,8 +549,21 @@ public actor EmulatorBrain {
             await emit(ServerMessage(.sessionResumptionUpdate(SessionResumptionUpdate(resumable: false))), replyEpoch: g)
         }
         var reply: String
+        var grounding: GroundingMetadata?
+        if setup.generationConfig?.thinkingConfig?.includeThoughts == true {
+            // includeThoughts: a short thought summary first (a `thought: true` part, never spoken).
+            await emit(.serverContent(ServerContent(modelTurn: Content(role: "model", parts: [
+                Part(text: Self.thought(about: input), thought: true),
+            ]))), replyEpoch: g)
+        }
         switch input {
         case .user(let text):
+            if setup.tools?.contains(where: { $0.googleSearch != nil }) == true, let q = OfflineSearch.query(in: text) {
+                let found = OfflineSearch.answer(String(q.prefix(200)))
+                reply = found.reply
+                grounding = found.grounding
+                break
+            }
             let matches = OfflineAgent.matchTools(text, declarations: setup.functionDeclarations)
             var results: [(String, JSONValue)] = []
             var background: [String] = []
@@ -590,6 +603,9 @@ public actor EmulatorBrain {
         reply = await cappedReply(reply)
         let replyNumber = await shared.nextReplyNumber()
         guard await speak(reply, replyEpoch: g, replyNumber: replyNumber) else { return }
+        if let grounding {
+            await emit(.serverContent(ServerContent(groundingMetadata: grounding)), replyEpoch: g)
+        }
         remember(HistoryEntry(.model, reply))
         await emit(.serverContent(ServerContent(generationComplete: true)), replyEpoch: g)
         let usage = UsageMetadata(promptTokenCount: history.reduce(0) { $0 + $1.text.count / 4 },
@@ -610,6 +626,14 @@ public actor EmulatorBrain {
         replyTask = nil
         await issueHandle()
         await drainQueue()
+    }
+
+    /// The emulator's thought summary for a turn (sent when the setup asks for thoughts).
+    static func thought(about input: PendingInput) -> String {
+        switch input {
+        case .user(let text): "Thinking: the user said \"\(text.prefix(120))\"; finding the offline rule that answers it."
+        case .toolResult(let name, _): "Thinking: the \(name) result came back; putting it into words."
+        }
     }
 
     private func drainQueue() async {

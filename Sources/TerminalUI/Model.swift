@@ -24,6 +24,10 @@ public struct TranscriptEntry: Sendable, Hashable {
     public var live: Bool
     /// Cut off by a barge-in (and trimmed to what was heard).
     public var interrupted: Bool
+    /// A thought summary of the model (shown dimmed, never spoken).
+    public var thought = false
+    /// The turn's numbered sources, worded (`Wording.citation`), shown under it.
+    public var citations: [String] = []
 }
 
 /// One row of the tools pane.

@@ -28,7 +28,7 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
         m.interruptedAt = m.now
         if let played {
             trimInterrupted(&m, turn: turn, played: played)
-        } else if let i = m.modelEntries.lastIndex(where: { $0.turn == turn }) {
+        } else if let i = m.modelEntries.lastIndex(where: { $0.turn == turn && !$0.thought }) {
             m.modelEntries[i].interrupted = true   // no speaker: everything received was shown
             m.modelEntries[i].live = false
         }
@@ -100,6 +100,9 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
         m.modelActive = true
         appendLive(&m.modelEntries, turn: turn, text: ScreenText.sanitize(t))
         bound(&m)
+    case .thought(let t, let turn):
+        appendLive(&m.modelEntries, turn: turn, text: ScreenText.sanitize(t), thought: true)
+        bound(&m)
     case .audio(let d, _, let turn):
         m.modelActive = true
         if m.receivedSamples[turn] == nil, m.receivedSamples.count >= AppModel.turnsKept,
@@ -118,17 +121,23 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
                 m.userEntries.append(TranscriptEntry(turn: t.turn, text: t.text, live: false, interrupted: false))
             }
         case .model:
-            if let i = m.modelEntries.lastIndex(where: { $0.turn == t.turn }) {
+            let cited = t.citations.map { Wording.citation($0) }
+            if let i = m.modelEntries.lastIndex(where: { $0.turn == t.turn && !$0.thought }) {
                 if !m.modelEntries[i].interrupted { m.modelEntries[i].text = t.text }   // keep the trimmed text
                 m.modelEntries[i].live = false
+                m.modelEntries[i].citations = cited
             } else {
-                m.modelEntries.append(TranscriptEntry(turn: t.turn, text: t.text, live: false, interrupted: t.interrupted))
+                m.modelEntries.append(TranscriptEntry(turn: t.turn, text: t.text, live: false, interrupted: t.interrupted,
+                                                      citations: cited))
             }
         }
     case .turnComplete(let turn, let interrupted, _):
         m.modelActive = false
         m.turnsCompleted += 1
-        if let i = m.modelEntries.lastIndex(where: { $0.turn == turn }) {
+        for i in m.modelEntries.indices.reversed() where m.modelEntries[i].turn == turn && m.modelEntries[i].thought {
+            m.modelEntries[i].live = false
+        }
+        if let i = m.modelEntries.lastIndex(where: { $0.turn == turn && !$0.thought }) {
             m.modelEntries[i].live = false
             if interrupted { m.modelEntries[i].interrupted = true }
         }
@@ -197,8 +206,8 @@ private func bound(_ m: inout AppModel) {
 }
 
 /// `text` is already sanitized; a live entry stops growing at `maxEntryCharacters`.
-private func appendLive(_ entries: inout [TranscriptEntry], turn: Int, text: String) {
-    if let i = entries.indices.last, entries[i].live, entries[i].turn == turn {
+private func appendLive(_ entries: inout [TranscriptEntry], turn: Int, text: String, thought: Bool = false) {
+    if let i = entries.indices.last, entries[i].live, entries[i].turn == turn, entries[i].thought == thought {
         let current = entries[i].text
         if current.utf8.count + text.utf8.count <= AppModel.maxEntryCharacters {
             entries[i].text += text
@@ -206,13 +215,14 @@ private func appendLive(_ entries: inout [TranscriptEntry], turn: Int, text: Str
             entries[i].text = String((current + text).prefix(AppModel.maxEntryCharacters - 1)) + "…"
         }
     } else {
-        entries.append(TranscriptEntry(turn: turn, text: text.trimmingCharacters(in: .whitespaces), live: true, interrupted: false))
+        entries.append(TranscriptEntry(turn: turn, text: text.trimmingCharacters(in: .whitespaces), live: true, interrupted: false,
+                                       thought: thought))
     }
 }
 
 /// Cuts the model's turn back to the share of it that was actually played.
 private func trimInterrupted(_ m: inout AppModel, turn: Int, played: Int) {
-    guard let i = m.modelEntries.lastIndex(where: { $0.turn == turn }) else { return }
+    guard let i = m.modelEntries.lastIndex(where: { $0.turn == turn && !$0.thought }) else { return }
     let received = max(1, m.receivedSamples[turn] ?? 0)
     let share = min(1, Double(played) / Double(received))
     let full = m.modelEntries[i].text

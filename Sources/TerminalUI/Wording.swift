@@ -20,7 +20,10 @@ public enum Wording {
             }
             return line
         case .turn(let t):
-            return "\(t.role == .user ? "you" : "model")> \(clean(t.text))\(t.interrupted ? " [interrupted]" : "")"
+            let line = "\(t.role == .user ? "you" : "model")> \(clean(t.text))\(t.interrupted ? " [interrupted]" : "")"
+            return ([line] + t.citations.map { "  " + citation($0) }).joined(separator: "\n")
+        case .thought(let t, _):
+            return "[thought] \(clean(t))"
         case .tool(let a):
             switch a {
             case .started(_, let name, let args, let nb):
@@ -39,6 +42,16 @@ public enum Wording {
         default: return nil
         }
     }
+
+    /// One numbered source under a model turn: `[1] Title — example.org`.
+    public static func citation(_ c: Citation) -> String {
+        let title = clean(c.title, limit: 200)
+        let domain = clean(c.domain, limit: 200)
+        return "[\(c.number)] \(title)" + (domain.isEmpty || domain == title ? "" : " — \(domain)")
+    }
+
+    /// What marks a thought in the model pane (the line face tags it `[thought]`).
+    public static let thoughtPrefix = "(thinking) "
 
     /// The warning an event carries, as both faces show it (the screen in its session pane).
     public static func warning(_ e: SessionEvent) -> String? {

@@ -120,6 +120,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Colour theme: a name from `livetalk themes` or a path to a .toml file (default dark).") var theme: String?
     @Flag(help: "Send the API key or token to a custom wss:// --endpoint that is not a Google host (never over plaintext ws://).")
     var trustEndpoint = false
+    @OptionGroup(title: "Session settings (also in the config file: --top-p is top_p)") var knobs: KnobOptions
     @Option(help: ArgumentHelp("Seconds for TCP + TLS + WebSocket upgrade (default 10).", visibility: .hidden)) var connectTimeout: Double?
     @Option(help: ArgumentHelp("Seconds from the socket opening to setupComplete (default 10).", visibility: .hidden)) var setupTimeout: Double?
     @Option(help: ArgumentHelp("Seconds for the close handshake (default 2).", visibility: .hidden)) var closeTimeout: Double?
@@ -148,6 +149,7 @@ struct ClientOptions: ParsableArguments {
         f.localBargeIn = localBargeIn.map { $0 == .on }
         (f.connectTimeout, f.setupTimeout, f.closeTimeout) = (connectTimeout, setupTimeout, closeTimeout)
         (f.pingInterval, f.inactivityTimeout, f.replyTimeout) = (pingInterval, inactivityTimeout, replyTimeout)
+        f.knobs = knobs.values
         return f
     }
 }
@@ -393,8 +395,30 @@ struct Token: AsyncParsableCommand {
 }
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show config, log and recording paths, and where the key would come from.")
-    func run() throws { ClientInfo.lines(environment: ProcessInfo.processInfo.environment).forEach { print($0) } }
+    static let configuration = CommandConfiguration(
+        abstract: "Show config, log and recording paths, and where the key would come from.",
+        discussion: "With --setup, print the exact setup message the client would send (with the talk options given), "
+            + "as JSON, with secrets redacted.")
+    @Flag(help: "Print the setup JSON that would be sent, with secrets redacted.") var setup = false
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if setup, let p = ClientPlan.check(client.flags) { throw ValidationError(ClientWording.problem(p)) }
+    }
+
+    func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard setup else {
+            ClientInfo.lines(environment: env).forEach { print($0) }
+            return
+        }
+        switch ClientInfo.setupJSON(flags: client.flags, configPath: client.config, environment: env) {
+        case .success(let text): print(text)
+        case .failure(let p):
+            sayErr("livetalk: \(ClientWording.problem(p))")
+            throw ExitCode(p.exitStatus)
+        }
+    }
 }
 
 struct Devices: ParsableCommand {
