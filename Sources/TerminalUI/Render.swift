@@ -212,7 +212,7 @@ public func renderTranscript(_ m: AppModel, _ pane: Pane, _ r: Rect, _ s: inout 
         let role: Role = isUser ? .user : (e.thought ? .dim : e.interrupted ? .modelInterrupted : .model)
         let text = (e.thought ? Wording.thoughtPrefix : "") + e.text + (e.interrupted ? " [interrupted]" : "") + (e.live ? " ▍" : "")
         var wrapped = DisplayWidth.wrap(text, columns: inner.width).map { ($0, role) }
-        for c in e.citations { wrapped += DisplayWidth.wrap("  " + c, columns: inner.width).map { ($0, Role.hint) } }
+        for c in e.citations { wrapped += DisplayWidth.wrap(c, columns: inner.width).map { ($0, Role.hint) } }
         count += wrapped.count
         newestFirst.append(wrapped)
     }

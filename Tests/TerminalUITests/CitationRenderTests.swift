@@ -25,8 +25,8 @@ struct CitationRenderTests {
         let rows = s.rows.joined(separator: "\n")
         #expect(rows.contains("(thinking) Thinking: about the moon"))
         #expect(rows.contains("The Moon is a satellite."))
-        #expect(rows.contains("  [1] The Moon (offline example) — example.org"))
-        #expect(rows.contains("  [2] x.test"))
+        #expect(rows.contains("│[1] The Moon (offline example) — example.org"))
+        #expect(rows.contains("│[2] x.test "))
         #expect(!rows.contains("— x.test"))   // a title that is its domain is not repeated
     }
 
