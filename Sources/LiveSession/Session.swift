@@ -88,6 +88,8 @@ public actor Session {
     private var calls: [String: RunningCall] = [:]
     /// Ids cancelled by the server in this turn (a late result is then not sent); cleared at turn end.
     private var cancelledCalls: Set<String> = []
+    /// Function calls whose arguments are still streaming in (Vertex `partialArgs`).
+    private var streamedCalls = StreamedCalls()
     private var localCallIds = 0
     /// Tool calls running at once at most; more are answered with an error at once.
     public static let maxConcurrentToolCalls = 32
@@ -471,7 +473,7 @@ public actor Session {
         case .serverContent(let c):
             handle(c)
         case .toolCall(let call):
-            startCalls(call.functionCalls)
+            startCalls(streamedCalls.take(call.functionCalls))   // streamed arguments wait for their last piece
         case .toolCallCancellation(let c):
             for id in c.ids { cancelCall(id) }
         case .goAway(let g):

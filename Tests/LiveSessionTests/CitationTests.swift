@@ -32,3 +32,31 @@ struct CitationTests {
         #expect(list.dropped == 50 - CitationList.maxPerTurn)
     }
 }
+
+/// Issue 12, item 5: Vertex's streamed function-call arguments are put together before the call runs.
+struct StreamedCallsTests {
+    @Test func piecesBecomeOneCallWhenTheLastArrives() {
+        var s = StreamedCalls()
+        #expect(s.take([FunctionCall(id: "1", name: "get_weather", partialArgs: [
+            PartialArg(jsonPath: "$.location", stringValue: "Par", willContinue: true)], willContinue: true)]) == [])
+        #expect(s.assembling == 1)
+        let done = s.take([FunctionCall(id: "1", name: "", partialArgs: [
+            PartialArg(jsonPath: "$.location", stringValue: "is"), PartialArg(jsonPath: "$.days", numberValue: 3),
+            PartialArg(jsonPath: "$.opts.metric", boolValue: true), PartialArg(jsonPath: "$.note", nullValue: "NULL_VALUE"),
+        ])])
+        #expect(done == [FunctionCall(id: "1", name: "get_weather",
+                                      args: ["location": "Paris", "days": 3, "opts": ["metric": true], "note": .null])])
+        #expect(s.assembling == 0)
+    }
+
+    @Test func ordinaryCallsPassThroughAndPendingIsBounded() {
+        var s = StreamedCalls()
+        let plain = FunctionCall(id: "a", name: "get_current_time", args: [:])
+        #expect(s.take([plain]) == [plain])
+        for i in 0..<(StreamedCalls.maxPending + 5) {
+            _ = s.take([FunctionCall(id: "p\(i)", name: "f", willContinue: true)])
+        }
+        #expect(s.assembling == StreamedCalls.maxPending)
+        #expect(s.droppedCalls == 5)
+    }
+}
