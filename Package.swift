@@ -66,9 +66,18 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("webrtc_audio_processing")]),
         .target(name: "EchoCancel", dependencies: ["CWebRTCAudio", "AudioCore"], swiftSettings: swift6),
 
+        // Images (issue 12): ImageMagick 6's MagickWand reads JPEG/PNG, scales and re-encodes JPEG for
+        // `realtimeInput.video`; the emulator reads an image's size with it.
+        // The include paths are the .pc file's (pkg-config's -fopenmp and -D flags are refused by SwiftPM).
+        .target(name: "CImageMagick",
+                cSettings: [.unsafeFlags(["-isystem", "/usr/include/ImageMagick-6",
+                                          "-isystem", "/usr/include/x86_64-linux-gnu/ImageMagick-6"])],
+                linkerSettings: [.linkedLibrary("MagickWand-6.Q16"), .linkedLibrary("MagickCore-6.Q16")]),
+        .target(name: "Imaging", dependencies: ["CImageMagick"], swiftSettings: swift6),
+
         // ── composition ──
         .target(name: "Emulator", dependencies: [
-            "LiveProtocol", "AudioCore", "Speech",
+            "LiveProtocol", "AudioCore", "Speech", "Imaging",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -87,7 +96,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
         .executableTarget(name: "livetalk", dependencies: [
-            "App", "Emulator", "LiveSession", "PulseAudio", "EchoCancel", "TerminalUI", "Curses", "WebSocketTransport",
+            "App", "Emulator", "LiveSession", "PulseAudio", "EchoCancel", "TerminalUI", "Curses", "WebSocketTransport", "Imaging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
@@ -119,6 +128,7 @@ let package = Package(
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol", "Speech",
                                                           .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swift6),
         .testTarget(name: "SpeechTests", dependencies: ["Speech", "AudioCore"], swiftSettings: swift6),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")], swiftSettings: swift6),
         .testTarget(name: "EchoCancelTests", dependencies: ["EchoCancel"], swiftSettings: swift6),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [
