@@ -22,6 +22,11 @@ public struct ClientEdges: Sendable {
     public var err: @Sendable (String) -> Void
     /// SIGINT/SIGTERM/SIGHUP, finalisers and the exit of last resort.
     public var shutdown: Shutdown
+    /// Reads an image file and makes the JPEG frame to send (`/image`, the `o` key); the real one
+    /// is ImageMagick's (`Imaging`). The default refuses, saying so.
+    public var prepareImage: @Sendable (_ path: String) throws -> PreparedImage = { _ in
+        throw ImageUnavailable()
+    }
 
     public init(transport: @escaping @Sendable (Deadlines, String?) -> any Transport,
                 openAudio: @escaping @Sendable (AudioPlan, Bool) -> AudioOpening = { _, _ in AudioOpening() },

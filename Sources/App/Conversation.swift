@@ -23,6 +23,8 @@ final class Conversation {
     var tasks: [Task<Void, Never>] = []
     var pump: Task<Void, Never>?
     var loop: Loop
+    /// When the last image went out (at most one a second).
+    var lastImageAt: ContinuousClock.Instant?
     let logger = Logger(label: "livetalk")
 
     enum Ending { case quit, signal, sessionEnded, noReply }
@@ -271,6 +273,8 @@ final class Conversation {
             case .disconnect: await session.disconnect()
             case .connect: await session.connect()
             case .toggleRecording: toggleRecording()
+            case .sendImage(let path):
+                await sendImage(path)
             case .latency(let t):
                 opened.transcript?.write(t)
                 opened.recording.current?.record(t)

@@ -1,5 +1,6 @@
 import AudioCore
 import Foundation
+import Imaging
 import LiveProtocol
 import Speech
 
@@ -34,6 +35,10 @@ public actor EmulatorBrain {
     private var session = 0
     private var handleCounter = 0
     private var history: [HistoryEntry] = []
+    /// The last image received (`realtimeInput.video`), in pixels ((0, 0): unreadable), and
+    /// whether a turn has mentioned it yet.
+    private var lastImage: (width: Int, height: Int)?
+    private var imageUnseen = false
     /// Index of the last client message processed on this connection (`setup` is 0).
     private var messageIndex = -1
     private var closed = false
@@ -333,6 +338,11 @@ public actor EmulatorBrain {
     // MARK: realtime input
 
     private func realtime(_ r: RealtimeInput, setup: Setup) async {
+        if let video = r.video {
+            // An image is context for the next turn (issue 12): its size is read from its header.
+            lastImage = JPEGFrame.size(of: video.data).map { ($0.width, $0.height) } ?? (0, 0)
+            imageUnseen = true
+        }
         if let text = r.text {
             await userInput(await capped(text), index: messageIndex)
         }
@@ -600,6 +610,7 @@ public actor EmulatorBrain {
             reply = OfflineAgent.toolSentence(name: name, result: result)
         }
         guard g == replyEpoch else { return }
+        if case .user(let text) = input { reply = seeing(text, reply: reply) }
         reply = await cappedReply(reply)
         let replyNumber = await shared.nextReplyNumber()
         guard await speak(reply, replyEpoch: g, replyNumber: replyNumber) else { return }
@@ -626,6 +637,17 @@ public actor EmulatorBrain {
         replyTask = nil
         await issueHandle()
         await drainQueue()
+    }
+
+    /// The first turn after an image says what it sees: "I see an image of 640×480 pixels."; so
+    /// does "what do you see" at any time.
+    private func seeing(_ text: String, reply: String) -> String {
+        let asked = OfflineAgent.normalize(text).contains("what do you see")
+        defer { imageUnseen = false }
+        guard let image = lastImage else { return asked ? "I see nothing: no image has been sent." : reply }
+        guard asked || imageUnseen else { return reply }
+        let seen = image.width > 0 ? "I see an image of \(image.width)×\(image.height) pixels." : "I see an image I cannot read."
+        return asked ? seen : seen + " " + reply
     }
 
     /// The emulator's thought summary for a turn (sent when the setup asks for thoughts).

@@ -21,6 +21,8 @@ public enum UserCommand: Sendable, Equatable {
     case help
     /// A text turn.
     case send(String)
+    /// Send a JPEG or PNG file as an image (`realtimeInput.video`); nil asks for the path.
+    case image(String?)
 }
 
 /// Something a face tells the user that is not a session event: a fact, worded by `Wording`.
@@ -37,6 +39,9 @@ public enum Notice: Sendable, Equatable {
     /// The echo canceller could not start; the microphone goes on unprocessed.
     case echoCancellerOff(reason: String)
     case noReply(after: Duration)
+    /// An image went out (as a JPEG of this size), or could not.
+    case imageSent(path: String, width: Int, height: Int, bytes: Int)
+    case imageFailed(path: String, reason: String)
 }
 
 /// What one line of line-mode input means.
@@ -74,6 +79,11 @@ public enum SlashCommands {
         case "record": return .command(.record)
         case "quit", "exit": return .command(.quit)
         case "help", "?": return .command(.help)
+        case "image":
+            // The path keeps its spelling and spaces: everything after the command.
+            let path = line.dropFirst().drop { !$0.isWhitespace }.trimmingCharacters(in: .whitespaces)
+            return path.isEmpty ? .problem(.badArgument(command: "/image", value: "", expected: "/image PATH (a JPEG or PNG file)"))
+                                : .command(.image(path))
         default: return .problem(.unknownCommand("/" + name))
         }
     }

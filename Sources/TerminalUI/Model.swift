@@ -94,6 +94,8 @@ public struct AppModel: Sendable {
 
     /// The text being typed; nil when not typing.
     public var input: String?
+    /// What the text being typed is: a message, or the path of an image to send.
+    public var inputPurpose: InputPurpose = .message
     public var focus: Pane = .model
     /// Lines scrolled up from the bottom, per pane.
     public var scroll: [Pane: Int] = [:]
@@ -154,6 +156,8 @@ public struct AppModel: Sendable {
         return .live
     }
 }
+
+public enum InputPurpose: Sendable, Equatable { case message, imagePath }
 
 /// Everything that can happen to the UI, merged into one stream by the runtime.
 public enum AppEvent: Sendable {
@@ -221,6 +225,8 @@ public enum Effect: Sendable, Equatable {
     case showHelp
     /// A turn's latency is known: line mode prints it, the transcript keeps it.
     case latency(TurnLatency)
+    /// Read, re-encode and send this image file (at most one a second).
+    case sendImage(path: String)
 }
 
 /// A recording in progress, as the status line shows it.

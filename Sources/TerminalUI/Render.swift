@@ -229,7 +229,7 @@ public func renderTranscript(_ m: AppModel, _ pane: Pane, _ r: Rect, _ s: inout 
 public func renderInput(_ m: AppModel, _ r: Rect, _ s: inout Screen) {
     guard !r.isEmpty else { return }
     if let text = m.input {
-        let prompt = "> "
+        let prompt = m.inputPurpose == .imagePath ? Wording.imagePrompt : "> "
         let avail = max(0, r.width - DisplayWidth.of(prompt) - 1)
         let (shown, width) = visibleSuffix(text, columns: avail)
         s.put(prompt + shown, x: r.x, y: r.y, style: m.theme.style(.input), clip: r)

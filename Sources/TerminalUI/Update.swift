@@ -271,6 +271,9 @@ private func key(_ m: inout AppModel, _ k: Key) -> [Effect] {
         return []
     case .type:
         m.input = ""
+        m.inputPurpose = .message
+    case .image:
+        return command(&m, .image(nil))
     case .scrollUp: m.scroll[m.focus, default: 0] += 1
     case .scrollDown: m.scroll[m.focus] = max(0, (m.scroll[m.focus] ?? 0) - 1)
     case .pageUp: m.scroll[m.focus, default: 0] += 10
@@ -367,6 +370,14 @@ public func command(_ m: inout AppModel, _ c: UserCommand) -> [Effect] {
         guard !t.isEmpty else { return [] }
         m.repliesAwaited += 1
         return [.sendText(t)]
+    case .image(let path?):
+        // Context for the next turn, as with the Live API: no reply is awaited for it alone.
+        guard m.state.isLive else { return notice(&m, .notConnected) }
+        return [.sendImage(path: path)]
+    case .image(nil):
+        m.input = ""
+        m.inputPurpose = .imagePath
+        return []
     }
 }
 
@@ -374,9 +385,15 @@ private func typing(_ m: inout AppModel, _ k: Key) -> [Effect] {
     switch k {
     case .escape:
         m.input = nil
+        m.inputPurpose = .message
     case .enter:
         let text = m.input ?? ""
         m.input = nil
+        if m.inputPurpose == .imagePath {
+            m.inputPurpose = .message
+            let path = text.trimmingCharacters(in: .whitespaces)
+            return path.isEmpty ? [] : command(&m, .image(path))
+        }
         return command(&m, .send(text))
     case .backspace:
         if m.input?.isEmpty == false { m.input?.removeLast() }

@@ -50,6 +50,9 @@ public enum Wording {
         return "[\(c.number)] \(title)" + (domain.isEmpty || domain == title ? "" : " — \(domain)")
     }
 
+    /// The input line's prompt while it asks for an image's path.
+    public static let imagePrompt = "image (JPEG or PNG path)> "
+
     /// What marks a thought in the model pane (the line face tags it `[thought]`).
     public static let thoughtPrefix = "(thinking) "
 
@@ -85,6 +88,11 @@ public enum Wording {
             face == .screen ? "echo cancellation is off (\(clean(why, limit: 300))): use headphones"
                             : "echo cancellation is off (\(clean(why, limit: 300))): use headphones, or --aec off to silence this"
         case .noReply(let after): "no reply from the server within \(duration(after)) of the last input; giving up"
+        case .imageSent(let path, let w, let h, let bytes):
+            "sent \(clean(path, limit: 300)) as a \(w)×\(h) JPEG (\(max(1, bytes / 1024)) KB)"
+        case .imageFailed(let path, let why):
+            face == .screen ? "cannot send \(clean(path, limit: 300)): \(clean(why, limit: 300)) (o to try another)"
+                            : "cannot send \(clean(path, limit: 300)): \(clean(why, limit: 300)); /image PATH takes a JPEG or PNG file"
         }
     }
 
@@ -93,7 +101,8 @@ public enum Wording {
         switch n {
         case .recordingStarted, .recordingStopped: "[record]"
         case .audioLost, .audioBack, .echoCancellerOff: "[audio]"
-        case .noReply, .recordingFailed, .unknownCommand, .badArgument: "[warn]"
+        case .noReply, .recordingFailed, .unknownCommand, .badArgument, .imageFailed: "[warn]"
+        case .imageSent: "[image]"
         case .talkNeedsPushToTalk, .notConnected: "[info]"
         }
     }

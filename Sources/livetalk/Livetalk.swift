@@ -9,6 +9,7 @@ import LiveSession
 import Logging
 import PulseAudio
 import EchoCancel
+import Imaging
 import TerminalUI
 import WebSocketTransport
 
@@ -157,7 +158,7 @@ struct ClientOptions: ParsableArguments {
 extension ClientEdges {
     /// The real edges: WebSocket over NIO, PulseAudio, curses, stdin.
     static var real: ClientEdges {
-        ClientEdges(
+        var edges = ClientEdges(
             transport: { deadlines, caFile in
                 WebSocketTransport(caFile: caFile, deadlines: deadlines, logger: Logger(label: "livetalk.transport"))
             },
@@ -199,6 +200,11 @@ extension ClientEdges {
                 }
             },
             openTerminal: { try CursesBackend() })
+        edges.prepareImage = { path in
+            let f = try JPEGFrame.make(path: path)
+            return PreparedImage(jpeg: f.jpeg, width: f.width, height: f.height)
+        }
+        return edges
     }
 }
 

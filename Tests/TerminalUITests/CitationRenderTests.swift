@@ -36,3 +36,33 @@ struct CitationRenderTests {
         #expect(Wording.line(.thought("hmm\u{1B}[31m", turn: 0), endpointKind: "emulator") == "[thought] hmm")
     }
 }
+
+/// Issue 12, item 6: `/image PATH` and the `o` key ask for the same effect.
+struct ImageCommandTests {
+    @Test func slashImageKeepsThePathAsWritten() {
+        #expect(SlashCommands.parse("/image /tmp/My Photo.PNG", talking: false) == .command(.image("/tmp/My Photo.PNG")))
+        #expect(SlashCommands.parse("/image", talking: false)
+                == .problem(.badArgument(command: "/image", value: "", expected: "/image PATH (a JPEG or PNG file)")))
+        #expect(SlashCommands.helpLines.contains { $0.hasPrefix("/image PATH") })
+    }
+
+    @Test func keyAsksForAPathThenSends() {
+        var m = AppModel()
+        _ = update(&m, .session(.state(.connected, handleHeld: false)))
+        #expect(update(&m, .key(.char("o"))) == [])
+        #expect(m.input == "" && m.inputPurpose == .imagePath)
+        for c in "/tmp/a.png" { _ = update(&m, .key(.char(c))) }
+        #expect(update(&m, .key(.enter)) == [.sendImage(path: "/tmp/a.png")])
+        #expect(m.input == nil && m.inputPurpose == .message && m.repliesAwaited == 0)
+        _ = update(&m, .key(.char("o")))
+        _ = update(&m, .key(.escape))
+        #expect(m.input == nil && m.inputPurpose == .message)
+        _ = update(&m, .key(.char("i")))
+        #expect(m.inputPurpose == .message)
+    }
+
+    @Test func notConnectedSaysSo() {
+        var m = AppModel()
+        #expect(command(&m, .image("/x.png")) == [.notice(.notConnected)])
+    }
+}
