@@ -33,8 +33,12 @@ struct Livetalk: AsyncParsableCommand {
             and prints both sides of the conversation, tool activity and state changes. A line is a text \
             turn; each waits until the model has answered the one before. Slash commands do what the \
             screen's keys do: /talk (push-to-talk; an empty line or /talk again ends the turn), \
-            /mode vad|ptt, /mute, /reset, /disconnect, /connect, /record, /quit, /help. A line starting \
-            with // sends a literal /.
+            /mode vad|ptt, /mute, /reset, /disconnect, /connect, /record, /image PATH (a JPEG or PNG; o on the \
+            screen), /quit, /help. A line starting with // sends a literal /.
+
+            Session settings (--search, --temperature, --vad-silence-ms, --include-thoughts, …, listed \
+            below) are also config-file keys: --top-p is top_p. `livetalk info --setup [options]` prints \
+            the setup JSON they make, secrets redacted.
 
             Recording (R in the screen, /record, or --record [DIR]) writes a folder with \
             conversation.jsonl, conversation.md and audio.wav (stereo 24 kHz: mic left, model right); \
@@ -230,7 +234,11 @@ struct Serve: AsyncParsableCommand {
             AGENT  It answers: hello (and other greetings); what time is it; what can you do (lists these); \
             my name is … / do you know my name (kept across resumption); repeat after me …; what is the weather \
             in <city> (calls a declared function whose name contains "weather", the city in its location \
-            parameter); anything else: "I heard: …".
+            parameter); search for … (when googleSearch is declared: facts from a small offline index of \
+            example.org pages, with groundingMetadata); what do you see (the size of the last image sent \
+            as realtimeInput.video, which the next reply also mentions); anything else: "I heard: …". \
+            With thinkingConfig.includeThoughts each reply starts with a short thought part.
+            Every setup field of the Live API is accepted; voice detection settings are honoured.
 
             TOOLS  A user turn calls a declared function when its words contain the function's name, with \
             underscores read as spaces: "please get current time" calls get_current_time. Arguments come \
