@@ -93,8 +93,12 @@ public final class TranscriptWriter: @unchecked Sendable {
                 return ["kind": "tool", "status": "cancelled", "id": id, "name": name, "ms": ms(d)]
             }
         case .usage(let u):
-            return ["kind": "usage", "prompt_tokens": u.promptTokenCount ?? 0, "response_tokens": u.responseTokens ?? 0,
-                    "total_tokens": u.totalTokenCount ?? 0]
+            var o: [String: Any] = ["kind": "usage", "prompt_tokens": u.promptTokenCount ?? 0, "response_tokens": u.responseTokens ?? 0,
+                                    "total_tokens": u.totalTokenCount ?? 0]
+            if let t = u.thoughtsTokenCount { o["thoughts_tokens"] = t }
+            if let t = u.serviceTier { o["service_tier"] = t }
+            if let t = u.trafficType { o["traffic_type"] = t }
+            return o
         case .goAway(let left): return ["kind": "go_away", "time_left_ms": ms(left)]
         case .grounding(let g): return ["kind": "grounding", "queries": g.webSearchQueries ?? []]
         case .thought(let t, let turn): return ["kind": "thought", "role": "model", "text": t, "turn": turn]

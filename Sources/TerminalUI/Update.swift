@@ -131,8 +131,9 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
                                                       citations: cited))
             }
         }
-    case .turnComplete(let turn, let interrupted, _):
+    case .turnComplete(let turn, let interrupted, let reason):
         m.modelActive = false
+        if let reason, let why = Wording.turnEnded(reason) { m.lastWarning = why }
         m.turnsCompleted += 1
         for i in m.modelEntries.indices.reversed() where m.modelEntries[i].turn == turn && m.modelEntries[i].thought {
             m.modelEntries[i].live = false

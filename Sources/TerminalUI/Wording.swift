@@ -24,6 +24,8 @@ public enum Wording {
             return ([line] + t.citations.map { "  " + citation($0) }).joined(separator: "\n")
         case .thought(let t, _):
             return "[thought] \(clean(t))"
+        case .turnComplete(_, _, let reason?):
+            return turnEnded(reason).map { "[warn] \($0)" }
         case .tool(let a):
             switch a {
             case .started(_, let name, let args, let nb):
@@ -48,6 +50,13 @@ public enum Wording {
         let title = clean(c.title, limit: 200)
         let domain = clean(c.domain, limit: 200)
         return "[\(c.number)] \(title)" + (domain.isEmpty || domain == title ? "" : " — \(domain)")
+    }
+
+    /// Why a turn ended early, when the server says it was refused or blocked
+    /// (`turnCompleteReason`; nil for a normal end or `NEED_MORE_INPUT`).
+    public static func turnEnded(_ reason: String) -> String? {
+        guard TurnCompleteReason(rawValue: reason).isBlocked else { return nil }
+        return "the model's turn ended early: \(clean(reason, limit: 80))"
     }
 
     /// The input line's prompt while it asks for an image's path.

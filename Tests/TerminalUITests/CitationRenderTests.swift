@@ -66,3 +66,16 @@ struct ImageCommandTests {
         #expect(command(&m, .image("/x.png")) == [.notice(.notConnected)])
     }
 }
+
+/// Issue 12, item 5: a turn the server ended because something was refused says so.
+struct TurnCompleteReasonTests {
+    @Test func blockedTurnsAreReportedNormalOnesAreNot() {
+        #expect(Wording.line(.turnComplete(turn: 1, interrupted: false, reason: "PROHIBITED_INPUT_CONTENT"), endpointKind: "gemini")
+                == "[warn] the model's turn ended early: PROHIBITED_INPUT_CONTENT")
+        #expect(Wording.line(.turnComplete(turn: 1, interrupted: false, reason: "NEED_MORE_INPUT"), endpointKind: "gemini") == nil)
+        #expect(Wording.line(.turnComplete(turn: 1, interrupted: false, reason: nil), endpointKind: "gemini") == nil)
+        var m = AppModel()
+        _ = update(&m, .session(.turnComplete(turn: 0, interrupted: false, reason: "GENERATED_AUDIO_SAFETY")))
+        #expect(m.lastWarning == "the model's turn ended early: GENERATED_AUDIO_SAFETY")
+    }
+}

@@ -162,7 +162,9 @@ def every_knob_config(modality):
         media_resolution=types.MediaResolution.MEDIA_RESOLUTION_LOW,
         speech_config=types.SpeechConfig(language_code="en-US", voice_config=types.VoiceConfig(
             prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name="Kore"))) if modality == "AUDIO" else None,
-        thinking_config=types.ThinkingConfig(thinking_budget=512, include_thoughts=True),
+        # TEXT asks for a thinking level (Gemini 3.x), AUDIO for a budget (2.5): both are accepted.
+        thinking_config=types.ThinkingConfig(thinking_level=types.ThinkingLevel.LOW, include_thoughts=True) if modality == "TEXT"
+        else types.ThinkingConfig(thinking_budget=512, include_thoughts=True),
         enable_affective_dialog=True,
         tools=[types.Tool(google_search=types.GoogleSearch())],
         input_audio_transcription=types.AudioTranscriptionConfig(language_codes=["en-US"]),
