@@ -195,7 +195,7 @@ public actor EmulatorBrain {
             if let si = u.systemInstruction { s.systemInstruction = si }
             if let t = u.tools { s.tools = t.tools }
             self.setup = s
-            grammar = OfflineAgent.grammar(declarations: s.functionDeclarations)
+            grammar = phraseGrammar(for: s)
         case .unknown:
             break   // a message from a newer client: ignored, as the real service ignores unknown fields
         }
@@ -262,7 +262,7 @@ public actor EmulatorBrain {
         }
         await shared.count { $0.setups += 1 }
         setup = s
-        grammar = OfflineAgent.grammar(declarations: s.functionDeclarations)
+        grammar = phraseGrammar(for: s)
         let speech = s.generationConfig?.speechConfig
         voice = VoiceMap.voice(name: speech?.voiceName, languageCode: speech?.languageCode)
         if s.automaticActivityDetection {
@@ -340,8 +340,10 @@ public actor EmulatorBrain {
     private func realtime(_ r: RealtimeInput, setup: Setup) async {
         if let video = r.video {
             // An image is context for the next turn (issue 12): its size is read from its header.
+            let first = lastImage == nil
             lastImage = JPEGFrame.size(of: video.data).map { ($0.width, $0.height) } ?? (0, 0)
             imageUnseen = true
+            if first { grammar = phraseGrammar(for: setup) }   // "what do you see" can now be heard
         }
         if let text = r.text {
             await userInput(await capped(text), index: messageIndex)
@@ -637,6 +639,12 @@ public actor EmulatorBrain {
         replyTask = nil
         await issueHandle()
         await drainQueue()
+    }
+
+    /// The phrases the recogniser listens for in this session.
+    private func phraseGrammar(for s: Setup) -> PhraseGrammar {
+        OfflineAgent.grammar(declarations: s.functionDeclarations,
+                             search: s.tools?.contains { $0.googleSearch != nil } == true, images: lastImage != nil)
     }
 
     /// The first turn after an image says what it sees: "I see an image of 640×480 pixels."; so
