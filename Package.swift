@@ -71,7 +71,8 @@ let package = Package(
         // The include paths are the .pc file's (pkg-config's -fopenmp and -D flags are refused by SwiftPM).
         .target(name: "CImageMagick",
                 cSettings: [.unsafeFlags(["-isystem", "/usr/include/ImageMagick-6",
-                                          "-isystem", "/usr/include/x86_64-linux-gnu/ImageMagick-6"])],
+                                          "-isystem", "/usr/include/x86_64-linux-gnu/ImageMagick-6",
+                                          "-isystem", "/usr/include/aarch64-linux-gnu/ImageMagick-6"])],
                 linkerSettings: [.linkedLibrary("MagickWand-6.Q16"), .linkedLibrary("MagickCore-6.Q16")]),
         .target(name: "Imaging", dependencies: ["CImageMagick"], swiftSettings: swift6),
 
