@@ -240,6 +240,7 @@ struct Loop {
             if input != .command(.endTalk) {
                 guard answered, quiet, !m.awaitingConnection else { return .wait }
                 if case .command(.send) = input, !m.state.isLive { return .wait }
+                if case .command(.image(_?)) = input, !m.state.isLive { return .wait }   // an image too waits for the session
             }
             pending.removeFirst()
             return .line(input)
