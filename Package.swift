@@ -74,10 +74,19 @@ let package = Package(
             .product(name: "MCP", package: "swift-sdk"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
+        // Images (issue 12): ImageMagick 6's MagickWand reads JPEG/PNG, scales and re-encodes JPEG for
+        // `realtimeInput.video`; the emulator reads an image's size with it.
+        // The include paths are the .pc file's (pkg-config's -fopenmp and -D flags are refused by SwiftPM).
+        .target(name: "CImageMagick",
+                cSettings: [.unsafeFlags(["-isystem", "/usr/include/ImageMagick-6",
+                                          "-isystem", "/usr/include/x86_64-linux-gnu/ImageMagick-6",
+                                          "-isystem", "/usr/include/aarch64-linux-gnu/ImageMagick-6"])],
+                linkerSettings: [.linkedLibrary("MagickWand-6.Q16"), .linkedLibrary("MagickCore-6.Q16")]),
+        .target(name: "Imaging", dependencies: ["CImageMagick"], swiftSettings: swift6),
 
         // ── composition ──
         .target(name: "Emulator", dependencies: [
-            "LiveProtocol", "AudioCore", "Speech",
+            "LiveProtocol", "AudioCore", "Speech", "Imaging",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -97,6 +106,7 @@ let package = Package(
         ], swiftSettings: swift6),
         .executableTarget(name: "livetalk", dependencies: [
             "App", "Emulator", "LiveSession", "PulseAudio", "EchoCancel", "TerminalUI", "Curses", "WebSocketTransport", "MCPTools",
+            "Imaging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swift6),
@@ -128,6 +138,7 @@ let package = Package(
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "LiveProtocol", "Speech",
                                                           .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swift6),
         .testTarget(name: "SpeechTests", dependencies: ["Speech", "AudioCore"], swiftSettings: swift6),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")], swiftSettings: swift6),
         .testTarget(name: "EchoCancelTests", dependencies: ["EchoCancel"], swiftSettings: swift6),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], swiftSettings: swift6),
         .testTarget(name: "IntegrationTests", dependencies: [

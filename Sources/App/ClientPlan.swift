@@ -46,6 +46,8 @@ public struct ClientFlags: Sendable {
     public var yesTools = false
     /// Seconds the start waits for the MCP servers to list their tools (default 15).
     public var mcpStartTimeout: Double?
+    /// Session settings given as flags, by knob name (`temperature` for `--temperature`), as text.
+    public var knobs: [String: String] = [:]
     public init() {}
 }
 
@@ -194,6 +196,7 @@ public struct ClientPlan: Sendable, Equatable {
         if let e = f.endpoint {
             do { _ = try Endpoint.custom(e, apiKey: nil) } catch { return .endpoint(error) }
         }
+        if case .failure(let p) = SessionKnobs.make(flags: f.knobs, file: FileConfig()) { return p }
         for (flag, v) in [("--connect-timeout", f.connectTimeout), ("--setup-timeout", f.setupTimeout),
                           ("--close-timeout", f.closeTimeout), ("--ping-interval", f.pingInterval),
                           ("--inactivity-timeout", f.inactivityTimeout), ("--reply-timeout", f.replyTimeout),
@@ -222,6 +225,10 @@ public struct ClientPlan: Sendable, Equatable {
         s.project = f.project
         s.location = f.location
         s.trustEndpoint = f.trustEndpoint
+        switch SessionKnobs.make(flags: f.knobs, file: file) {
+        case .success(let k): s.knobs = k
+        case .failure(let p): throw p
+        }
 
         var notices: [ClientNotice] = file.warnings.map { .configWarning($0) }
         let credential = Settings.credential(environment: environment, file: file)

@@ -24,6 +24,11 @@ public struct ClientEdges: Sendable {
     public var shutdown: Shutdown
     /// Runs the config's MCP servers (nil: none can run; their tools are not declared).
     public var toolServers: @Sendable (_ servers: [MCPServerConfig]) -> (any ToolServers)?
+    /// Reads an image file and makes the JPEG frame to send (`/image`, the `o` key); the real one
+    /// is ImageMagick's (`Imaging`). The default refuses, saying so.
+    public var prepareImage: @Sendable (_ path: String) throws -> PreparedImage = { _ in
+        throw ImageUnavailable()
+    }
 
     public init(transport: @escaping @Sendable (Deadlines, String?) -> any Transport,
                 openAudio: @escaping @Sendable (AudioPlan, Bool) -> AudioOpening = { _, _ in AudioOpening() },
@@ -239,6 +244,7 @@ struct Loop {
             if input != .command(.endTalk) {
                 guard answered, quiet, !m.awaitingConnection else { return .wait }
                 if case .command(.send) = input, !m.state.isLive { return .wait }
+                if case .command(.image(_?)) = input, !m.state.isLive { return .wait }   // an image too waits for the session
             }
             pending.removeFirst()
             return .line(input)

@@ -19,6 +19,8 @@ public struct ClientSettings: Sendable, Equatable {
     public var nonBlockingScheduling: FunctionResponseScheduling = .whenIdle
     /// `--trust-endpoint`: send the key or token to a custom endpoint that is not Google or loopback.
     public var trustEndpoint = false
+    /// Every session setting of issue 12 (voice detection, compression, thinking, search, …).
+    public var knobs = SessionKnobs()
 
     public init() {}
 }
@@ -103,6 +105,12 @@ public enum Settings {
 
     /// The `setup` message for these settings; the session adds resumption and the tools.
     public static func setup(_ s: ClientSettings, endpoint: Endpoint, system: String?) -> Setup {
+        var setup = baseSetup(s, endpoint: endpoint, system: system)
+        s.knobs.apply(to: &setup, pushToTalk: s.pushToTalk, textModality: s.textModality)
+        return setup
+    }
+
+    static func baseSetup(_ s: ClientSettings, endpoint: Endpoint, system: String?) -> Setup {
         Setup(
             model: endpoint.modelName(s.model),
             generationConfig: GenerationConfig(

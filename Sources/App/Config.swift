@@ -26,6 +26,10 @@ public struct FileConfig: Sendable, Equatable {
     /// Problems worth telling the user that do not stop the program (R20: a secret in a file others
     /// can read). The caller prints them, one line each.
     public var warnings: [String] = []
+    /// Session settings (issue 12), by config key, as written (checked when read; see `SessionKnobs`).
+    public var knobs: [String: KnobValue] = [:]
+    /// The file these settings came from (for errors found later), if any.
+    public var path: String?
 
     public init() {}
 
@@ -102,15 +106,47 @@ public struct FileConfig: Sendable, Equatable {
                     throw ConfigError(path: path, line: line, message: "mcp must hold tables: [mcp.NAME]")
                 }
                 c.mcp = try MCPServerConfig.parse(t, text: text, path: path)
+            } else if SessionKnobs.configKeys.contains(key), let value = table[key] {
+                c.knobs[key] = try knobValue(key: key, value: value, line: line, path: path)
             } else {
                 throw ConfigError(path: path, line: line,
-                                  message: "unknown key \(key) (known: \((stringKeys.keys.sorted() + ["[vertex]", "[mcp.NAME]"]).joined(separator: ", ")))")
+                                  message: "unknown key \(key) (known: \((stringKeys.keys.sorted() + ["[vertex]", "[mcp.NAME]"]).joined(separator: ", ")); "
+                                      + "session settings: \(SessionKnobs.configKeys.sorted().joined(separator: ", ")))")
             }
         }
+        c.path = path
         if let m = c.mode, m != "vad", m != "ptt" {
             throw ConfigError(path: path, line: lineOf(key: "mode", in: text), message: "mode must be \"vad\" or \"ptt\", not \"\(m)\"")
         }
         return c
+    }
+
+    /// A session setting's value as text (`0.5`, `true`, `"low"`, `["en-US", "de-DE"]`), checked
+    /// against its knob so a bad value names this file and line.
+    static func knobValue(key: String, value: any TOMLValueConvertible, line: Int?, path: String) throws(ConfigError) -> KnobValue {
+        let text: String?
+        if let s = value.string {
+            text = s
+        } else if let b = value.bool {
+            text = b ? "on" : "off"
+        } else if let i = value.int {
+            text = String(i)
+        } else if let d = value.double {
+            text = String(d)
+        } else if let a = value.array {
+            let items = a.map { $0.string }
+            text = items.contains(where: { $0 == nil }) ? nil : items.compactMap { $0 }.joined(separator: ",")
+        } else {
+            text = nil
+        }
+        guard let knob = SessionKnobs.knobs.first(where: { $0.configKey == key }) else {
+            throw ConfigError(path: path, line: line, message: "unknown key \(key)")
+        }
+        var scratch = SessionKnobs()
+        guard let text, knob.set(&scratch, text) else {
+            throw ConfigError(path: path, line: line, message: "\(key) = \(text ?? "this value"): use \(knob.expected)")
+        }
+        return KnobValue(value: text, line: line)
     }
 
     /// The 1-based line where `key = …` is written, for error messages.

@@ -23,6 +23,8 @@ final class Conversation {
     var tasks: [Task<Void, Never>] = []
     var pump: Task<Void, Never>?
     var loop: Loop
+    /// When the last image went out (at most one a second).
+    var lastImageAt: ContinuousClock.Instant?
     let logger = Logger(label: "livetalk")
     /// The MCP servers of this run (nil: none configured, or no edge to run them).
     let toolServers: (any ToolServers)?
@@ -324,12 +326,14 @@ final class Conversation {
             case .switchMode(let ptt):
                 await bridge?.setMode(ptt ? .pushToTalk : .vad)
                 var setup = await session.setup
-                setup.realtimeInputConfig = Settings.realtimeInput(pushToTalk: ptt)
+                setup.realtimeInputConfig = plan.settings.knobs.realtimeInput(pushToTalk: ptt)
                 await session.reconfigure(setup)
             case .reset: await session.reset()
             case .disconnect: await session.disconnect()
             case .connect: await session.connect()
             case .toggleRecording: toggleRecording()
+            case .sendImage(let path):
+                await sendImage(path)
             case .latency(let t):
                 opened.transcript?.write(t)
                 opened.recording.current?.record(t)

@@ -196,7 +196,8 @@ public final class SessionRecording: @unchecked Sendable {
         case .turn(let turn):
             let who = turn.role == .user ? "**You**" : "**Model**"
             let cut = turn.interrupted ? " _(interrupted)_" : ""
-            return "\(t) \(who): \(md(turn.text, 32_000))\(cut)\n\n"
+            let sources = turn.citations.map { "\n   \(md(Wording.citation($0), 500))" }.joined()
+            return "\(t) \(who): \(md(turn.text, 32_000))\(cut)\(sources)\n\n"
         case .tool(let a):
             switch a {
             case .started(let id, let name, let args, let nb):

@@ -76,7 +76,11 @@ public final class TranscriptWriter: @unchecked Sendable {
         case .turnComplete(let turn, let i, let r):
             return ["kind": "turn_complete", "turn": turn, "interrupted": i, "reason": r ?? NSNull()]
         case .turn(let t):
-            return ["kind": "turn", "role": t.role.rawValue, "text": t.text, "turn": t.turn, "interrupted": t.interrupted]
+            var o: [String: Any] = ["kind": "turn", "role": t.role.rawValue, "text": t.text, "turn": t.turn, "interrupted": t.interrupted]
+            if !t.citations.isEmpty {
+                o["citations"] = t.citations.map { ["n": $0.number, "title": $0.title, "domain": $0.domain, "uri": $0.uri] as [String: Any] }
+            }
+            return o
         case .tool(let a):
             switch a {
             case .started(let id, let name, let args, let nb):
@@ -89,10 +93,15 @@ public final class TranscriptWriter: @unchecked Sendable {
                 return ["kind": "tool", "status": "cancelled", "id": id, "name": name, "ms": ms(d)]
             }
         case .usage(let u):
-            return ["kind": "usage", "prompt_tokens": u.promptTokenCount ?? 0, "response_tokens": u.responseTokens ?? 0,
-                    "total_tokens": u.totalTokenCount ?? 0]
+            var o: [String: Any] = ["kind": "usage", "prompt_tokens": u.promptTokenCount ?? 0, "response_tokens": u.responseTokens ?? 0,
+                                    "total_tokens": u.totalTokenCount ?? 0]
+            if let t = u.thoughtsTokenCount { o["thoughts_tokens"] = t }
+            if let t = u.serviceTier { o["service_tier"] = t }
+            if let t = u.trafficType { o["traffic_type"] = t }
+            return o
         case .goAway(let left): return ["kind": "go_away", "time_left_ms": ms(left)]
         case .grounding(let g): return ["kind": "grounding", "queries": g.webSearchQueries ?? []]
+        case .thought(let t, let turn): return ["kind": "thought", "role": "model", "text": t, "turn": turn]
         case .voiceActivity(let v): return ["kind": "voice_activity", "type": v]
         case .replayed(let n): return ["kind": "replayed", "count": n]
         case .inputDropped(let n): return ["kind": "input_dropped", "count": n]

@@ -1,5 +1,6 @@
 import AudioCore
 import Foundation
+import Imaging
 import LiveProtocol
 import Speech
 
@@ -34,6 +35,10 @@ public actor EmulatorBrain {
     private var session = 0
     private var handleCounter = 0
     private var history: [HistoryEntry] = []
+    /// The last image received (`realtimeInput.video`), in pixels ((0, 0): unreadable), and
+    /// whether a turn has mentioned it yet.
+    private var lastImage: (width: Int, height: Int)?
+    private var imageUnseen = false
     /// Index of the last client message processed on this connection (`setup` is 0).
     private var messageIndex = -1
     private var closed = false
@@ -190,7 +195,7 @@ public actor EmulatorBrain {
             if let si = u.systemInstruction { s.systemInstruction = si }
             if let t = u.tools { s.tools = t.tools }
             self.setup = s
-            grammar = OfflineAgent.grammar(declarations: s.functionDeclarations)
+            grammar = phraseGrammar(for: s)
         case .unknown:
             break   // a message from a newer client: ignored, as the real service ignores unknown fields
         }
@@ -257,7 +262,7 @@ public actor EmulatorBrain {
         }
         await shared.count { $0.setups += 1 }
         setup = s
-        grammar = OfflineAgent.grammar(declarations: s.functionDeclarations)
+        grammar = phraseGrammar(for: s)
         let speech = s.generationConfig?.speechConfig
         voice = VoiceMap.voice(name: speech?.voiceName, languageCode: speech?.languageCode)
         if s.automaticActivityDetection {
@@ -333,6 +338,13 @@ public actor EmulatorBrain {
     // MARK: realtime input
 
     private func realtime(_ r: RealtimeInput, setup: Setup) async {
+        if let video = r.video {
+            // An image is context for the next turn (issue 12): its size is read from its header.
+            let first = lastImage == nil
+            lastImage = JPEGFrame.size(of: video.data).map { ($0.width, $0.height) } ?? (0, 0)
+            imageUnseen = true
+            if first { grammar = phraseGrammar(for: setup) }   // "what do you see" can now be heard
+        }
         if let text = r.text {
             await userInput(await capped(text), index: messageIndex)
         }
@@ -549,8 +561,21 @@ public actor EmulatorBrain {
             await emit(ServerMessage(.sessionResumptionUpdate(SessionResumptionUpdate(resumable: false))), replyEpoch: g)
         }
         var reply: String
+        var grounding: GroundingMetadata?
+        if setup.generationConfig?.thinkingConfig?.includeThoughts == true {
+            // includeThoughts: a short thought summary first (a `thought: true` part, never spoken).
+            await emit(.serverContent(ServerContent(modelTurn: Content(role: "model", parts: [
+                Part(text: Self.thought(about: input), thought: true),
+            ]))), replyEpoch: g)
+        }
         switch input {
         case .user(let text):
+            if setup.tools?.contains(where: { $0.googleSearch != nil }) == true, let q = OfflineSearch.query(in: text) {
+                let found = OfflineSearch.answer(String(q.prefix(200)))
+                reply = found.reply
+                grounding = found.grounding
+                break
+            }
             let matches = OfflineAgent.matchTools(text, declarations: setup.functionDeclarations)
             var results: [(String, JSONValue)] = []
             var background: [String] = []
@@ -587,9 +612,13 @@ public actor EmulatorBrain {
             reply = OfflineAgent.toolSentence(name: name, result: result)
         }
         guard g == replyEpoch else { return }
+        if case .user(let text) = input { reply = seeing(text, reply: reply) }
         reply = await cappedReply(reply)
         let replyNumber = await shared.nextReplyNumber()
         guard await speak(reply, replyEpoch: g, replyNumber: replyNumber) else { return }
+        if let grounding {
+            await emit(.serverContent(ServerContent(groundingMetadata: grounding)), replyEpoch: g)
+        }
         remember(HistoryEntry(.model, reply))
         await emit(.serverContent(ServerContent(generationComplete: true)), replyEpoch: g)
         let usage = UsageMetadata(promptTokenCount: history.reduce(0) { $0 + $1.text.count / 4 },
@@ -610,6 +639,31 @@ public actor EmulatorBrain {
         replyTask = nil
         await issueHandle()
         await drainQueue()
+    }
+
+    /// The phrases the recogniser listens for in this session.
+    private func phraseGrammar(for s: Setup) -> PhraseGrammar {
+        OfflineAgent.grammar(declarations: s.functionDeclarations,
+                             search: s.tools?.contains { $0.googleSearch != nil } == true, images: lastImage != nil)
+    }
+
+    /// The first turn after an image says what it sees: "I see an image of 640×480 pixels."; so
+    /// does "what do you see" at any time.
+    private func seeing(_ text: String, reply: String) -> String {
+        let asked = OfflineAgent.normalize(text).contains("what do you see")
+        defer { imageUnseen = false }
+        guard let image = lastImage else { return asked ? "I see nothing: no image has been sent." : reply }
+        guard asked || imageUnseen else { return reply }
+        let seen = image.width > 0 ? "I see an image of \(image.width)×\(image.height) pixels." : "I see an image I cannot read."
+        return asked ? seen : seen + " " + reply
+    }
+
+    /// The emulator's thought summary for a turn (sent when the setup asks for thoughts).
+    static func thought(about input: PendingInput) -> String {
+        switch input {
+        case .user(let text): "Thinking: the user said \"\(text.prefix(120))\"; finding the offline rule that answers it."
+        case .toolResult(let name, _): "Thinking: the \(name) result came back; putting it into words."
+        }
     }
 
     private func drainQueue() async {

@@ -113,14 +113,22 @@ public enum OfflineAgent {
 
     /// The phrases the recogniser listens for in a session with these declared functions
     /// (their names, underscores read as spaces, are phrases too).
-    public static func grammar(declarations: [FunctionDeclaration]) -> PhraseGrammar {
+    ///
+    /// With Google Search declared, "search for <topic>" and "look up <topic>" (the offline index's
+    /// topics) are phrases too; once an image has arrived, so is "what do you see". Sessions without
+    /// them keep the grammar the accuracy figures were measured with.
+    public static func grammar(declarations: [FunctionDeclaration], search: Bool = false, images: Bool = false) -> PhraseGrammar {
         var phrases = greetings + ["what time is it", "what is the time", "what can you do", "help",
                                    "my name is <name>", "hello my name is <name>", "what is my name",
                                    "do you know my name", "tell me my name",
                                    "repeat after me <word>+", "what is the weather in <city>",
                                    "what is the weather like in <city>"]
         phrases += declarations.map { normalize($0.name) }
-        return PhraseGrammar(phrases: phrases, slots: ["name": names, "city": cities, "word": repeatWords])
+        if search { phrases += ["search for <topic>", "look up <topic>"] }
+        if images { phrases += ["what do you see"] }
+        var slots = ["name": names, "city": cities, "word": repeatWords]
+        if search { slots["topic"] = OfflineSearch.topics }
+        return PhraseGrammar(phrases: phrases, slots: slots)
     }
 
     /// Said to "what can you do".

@@ -29,10 +29,15 @@ public struct Part: Codable, Hashable, Sendable {
     public var functionResponse: FunctionResponse?
     public var executableCode: ExecutableCode?
     public var codeExecutionResult: CodeExecutionResult?
+    /// An opaque signature of the model's thinking (Gemini 3.x), base64 on the wire. Kept as
+    /// received: a client that sends the model's turns back (history) must send it with them.
+    public var thoughtSignature: Data?
 
     public init(text: String? = nil, thought: Bool? = nil, inlineData: Blob? = nil, fileData: FileData? = nil,
                 functionCall: FunctionCall? = nil, functionResponse: FunctionResponse? = nil,
-                executableCode: ExecutableCode? = nil, codeExecutionResult: CodeExecutionResult? = nil) {
+                executableCode: ExecutableCode? = nil, codeExecutionResult: CodeExecutionResult? = nil,
+                thoughtSignature: Data? = nil) {
+        self.thoughtSignature = thoughtSignature
         self.text = text
         self.thought = thought
         self.inlineData = inlineData

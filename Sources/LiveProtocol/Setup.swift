@@ -126,7 +126,8 @@ public struct PrebuiltVoiceConfig: Codable, Hashable, Sendable {
 
 public struct ThinkingConfig: Codable, Hashable, Sendable {
     public var thinkingBudget: Int?
-    /// Gemini 3.1 Live: `minimal|low|medium|high`.
+    /// Gemini 3.x: `MINIMAL`, `LOW`, `MEDIUM`, `HIGH` (`XHIGH` in google-genai 3.6), as the SDK
+    /// sends them; instead of `thinkingBudget`.
     public var thinkingLevel: String?
     public var includeThoughts: Bool?
     public init(thinkingBudget: Int? = nil, thinkingLevel: String? = nil, includeThoughts: Bool? = nil) {
@@ -160,9 +161,15 @@ public struct FunctionDeclaration: Codable, Hashable, Sendable {
     /// Plain JSON Schema.
     public var parametersJsonSchema: JSONValue?
     public var behavior: FunctionBehavior?
+    /// What the function returns: OpenAPI-subset schema, or plain JSON Schema (`responseJsonSchema`).
+    public var response: JSONValue?
+    public var responseJsonSchema: JSONValue?
 
     public init(name: String, description: String? = nil, parameters: JSONValue? = nil,
-                parametersJsonSchema: JSONValue? = nil, behavior: FunctionBehavior? = nil) {
+                parametersJsonSchema: JSONValue? = nil, behavior: FunctionBehavior? = nil,
+                response: JSONValue? = nil, responseJsonSchema: JSONValue? = nil) {
+        self.response = response
+        self.responseJsonSchema = responseJsonSchema
         self.name = name
         self.description = description
         self.parameters = parameters
@@ -277,7 +284,12 @@ public struct AudioTranscriptionConfig: Codable, Hashable, Sendable {
 
 public struct ProactivityConfig: Codable, Hashable, Sendable {
     public var proactiveAudio: Bool?
-    public init(proactiveAudio: Bool? = nil) { self.proactiveAudio = proactiveAudio }
+    /// google-genai 3.6 (UNCONFIRMED on the service).
+    public var proactiveVideo: Bool?
+    public init(proactiveAudio: Bool? = nil, proactiveVideo: Bool? = nil) {
+        self.proactiveAudio = proactiveAudio
+        self.proactiveVideo = proactiveVideo
+    }
 }
 
 public struct HistoryConfig: Codable, Hashable, Sendable {

@@ -15,7 +15,10 @@ public struct UsageMetadata: Codable, Hashable, Sendable {
     public var responseTokensDetails: [ModalityTokenCount]?
     public var candidatesTokensDetails: [ModalityTokenCount]?
     public var toolUsePromptTokensDetails: [ModalityTokenCount]?
+    /// Vertex: `ON_DEMAND`, `ON_DEMAND_PRIORITY`, `ON_DEMAND_FLEX`, `ON_DEMAND_OFFPEAK`, `PROVISIONED_THROUGHPUT`, …
     public var trafficType: String?
+    /// `unspecified`, `flex`, `standard`, `priority` (lower case on the wire, as the SDK sends).
+    public var serviceTier: String?
 
     public init(promptTokenCount: Int? = nil, responseTokenCount: Int? = nil, totalTokenCount: Int? = nil,
                 promptTokensDetails: [ModalityTokenCount]? = nil,

@@ -88,6 +88,8 @@ public actor Session {
     private var calls: [String: RunningCall] = [:]
     /// Ids cancelled by the server in this turn (a late result is then not sent); cleared at turn end.
     private var cancelledCalls: Set<String> = []
+    /// Function calls whose arguments are still streaming in (Vertex `partialArgs`).
+    private var streamedCalls = StreamedCalls()
     private var localCallIds = 0
     /// Tool calls running at once at most; more are answered with an error at once.
     public static let maxConcurrentToolCalls = 32
@@ -408,7 +410,7 @@ public actor Session {
             r.handle = handle
             setup.sessionResumption = r
         }
-        setup.tools = mergedTools(setup.tools)
+        setup.tools = Self.mergedTools(setup.tools, registry: tools)
         guard let connection, let data = try? LiveCoder.encode(ClientMessage.setup(setup)) else { return }
         connection.send(data)
         let gen = generation
@@ -419,8 +421,17 @@ public actor Session {
         }
     }
 
+    /// The setup as the first connection sends it: resumption asked for, the registry's tools
+    /// added (`livetalk info --setup` prints this).
+    public static func wireSetup(_ setup: Setup, tools: ToolRegistry, requestResumptionHandles: Bool = true) -> Setup {
+        var setup = setup
+        if requestResumptionHandles, setup.sessionResumption == nil { setup.sessionResumption = SessionResumptionConfig() }
+        setup.tools = mergedTools(setup.tools, registry: tools)
+        return setup
+    }
+
     /// The registry's functions are declared alongside whatever tools the config lists.
-    private func mergedTools(_ configured: [Tool]?) -> [Tool]? {
+    static func mergedTools(_ configured: [Tool]?, registry tools: ToolRegistry) -> [Tool]? {
         let decls = tools.declarations
         if decls.isEmpty { return configured }
         var out = configured ?? []
@@ -466,7 +477,7 @@ public actor Session {
         case .serverContent(let c):
             handle(c)
         case .toolCall(let call):
-            startCalls(call.functionCalls)
+            startCalls(streamedCalls.take(call.functionCalls))   // streamed arguments wait for their last piece
         case .toolCallCancellation(let c):
             for id in c.ids { cancelCall(id) }
         case .goAway(let g):
@@ -503,7 +514,11 @@ public actor Session {
         }
         let live = purgedTurn != turn
         if live, let parts = c.modelTurn?.parts {
-            for p in parts where p.thought != true {
+            for p in parts {
+                if p.thought == true {
+                    if let text = p.text, !text.isEmpty { emit(.thought(text, turn: turn)) }
+                    continue
+                }
                 if let blob = p.inlineData, blob.mimeType?.hasPrefix("audio/") ?? true {
                     guard let rate = Self.playableRate(blob) else {
                         counters.audioChunksBadRate += 1
@@ -525,7 +540,10 @@ public actor Session {
             transcript.modelTranscript(t)
             emit(.outputTranscript(t, turn: turn))
         }
-        if let g = c.groundingMetadata { emit(.grounding(g)) }
+        if let g = c.groundingMetadata {
+            transcript.grounding(g)
+            emit(.grounding(g))
+        }
         if c.generationComplete == true { emit(.generationComplete(turn: turn)) }
         if c.turnComplete == true {
             cancelledCalls.removeAll()

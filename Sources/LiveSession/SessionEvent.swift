@@ -12,8 +12,11 @@ public enum SessionEvent: Sendable {
     case userText(String)
     /// A fragment of the model's speech transcription, tagged with its turn.
     case outputTranscript(String, turn: Int)
-    /// A model text part (TEXT modality); thoughts are never reported.
+    /// A model text part (TEXT modality); thoughts come as `.thought`.
     case modelText(String, turn: Int)
+    /// A thought summary of the model (`thought: true` parts, with `includeThoughts`): shown
+    /// apart (dimmed), never spoken, never part of the turn's text.
+    case thought(String, turn: Int)
     /// 24 kHz PCM16 mono of model speech for `turn`.
     case audio(Data, sampleRate: Int, turn: Int)
     /// Stop playing `turn` now and drop what is queued (barge-in). Always before other effects.
@@ -58,10 +61,13 @@ public struct TranscriptTurn: Sendable, Hashable {
     public var text: String
     public var turn: Int
     public var interrupted: Bool
-    public init(role: Role, text: String, turn: Int, interrupted: Bool = false) {
+    /// The model turn's numbered sources (Google Search grounding); empty for most turns.
+    public var citations: [Citation]
+    public init(role: Role, text: String, turn: Int, interrupted: Bool = false, citations: [Citation] = []) {
         self.role = role
         self.text = text
         self.turn = turn
         self.interrupted = interrupted
+        self.citations = citations
     }
 }

@@ -1,10 +1,13 @@
 import Foundation
+import LiveProtocol
 
 /// Assembles transcription fragments into whole turns. Pure; the session feeds it.
 public struct TranscriptAssembler: Sendable {
     private var user = ""
     private var model = ""
     private var modelText = ""
+    /// The current model turn's sources (bounded, see `CitationList`).
+    private var sources = CitationList()
     /// Characters of one side's turn kept at most; a server that never ends a turn cannot grow
     /// it without bound. What is cut is counted in `truncatedCharacters`.
     public static let maxTurnCharacters = 32_000
@@ -15,6 +18,9 @@ public struct TranscriptAssembler: Sendable {
     public mutating func userFragment(_ s: String) { Self.append(s, to: &user, cut: &truncatedCharacters) }
     public mutating func modelTranscript(_ s: String) { Self.append(s, to: &model, cut: &truncatedCharacters) }
     public mutating func modelTextPart(_ s: String) { Self.append(s, to: &modelText, cut: &truncatedCharacters) }
+    public mutating func grounding(_ g: GroundingMetadata) { sources.add(g) }
+    /// Sources dropped over `CitationList.maxPerTurn` in the current turn.
+    public var droppedCitations: Int { sources.dropped }
 
     static func append(_ s: String, to text: inout String, cut: inout Int) {
         let room = maxTurnCharacters - text.count
@@ -38,7 +44,9 @@ public struct TranscriptAssembler: Sendable {
         let t = Self.tidy(model.isEmpty ? modelText : model)
         model = ""
         modelText = ""
-        return t.isEmpty ? nil : TranscriptTurn(role: .model, text: t, turn: turn, interrupted: interrupted)
+        let cited = sources.take()
+        sources = CitationList()
+        return t.isEmpty && cited.isEmpty ? nil : TranscriptTurn(role: .model, text: t, turn: turn, interrupted: interrupted, citations: cited)
     }
 
     public mutating func reset() {

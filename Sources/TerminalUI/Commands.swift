@@ -21,6 +21,8 @@ public enum UserCommand: Sendable, Equatable {
     case help
     /// A text turn.
     case send(String)
+    /// Send a JPEG or PNG file as an image (`realtimeInput.video`); nil asks for the path.
+    case image(String?)
 }
 
 /// Something a face tells the user that is not a session event: a fact, worded by `Wording`.
@@ -43,6 +45,9 @@ public enum Notice: Sendable, Equatable {
     case toolServerReady(server: String, tools: Int)
     /// An MCP server could not start, or exited; it is started again after `retryIn` (nil: not again).
     case toolServerDown(server: String, reason: String, retryIn: Duration?)
+    /// An image went out (as a JPEG of this size), or could not.
+    case imageSent(path: String, width: Int, height: Int, bytes: Int)
+    case imageFailed(path: String, reason: String)
 }
 
 /// What one line of line-mode input means.
@@ -80,6 +85,11 @@ public enum SlashCommands {
         case "record": return .command(.record)
         case "quit", "exit": return .command(.quit)
         case "help", "?": return .command(.help)
+        case "image":
+            // The path keeps its spelling and spaces: everything after the command.
+            let path = line.dropFirst().drop { !$0.isWhitespace }.trimmingCharacters(in: .whitespaces)
+            return path.isEmpty ? .problem(.badArgument(command: "/image", value: "", expected: "/image PATH (a JPEG or PNG file)"))
+                                : .command(.image(path))
         default: return .problem(.unknownCommand("/" + name))
         }
     }

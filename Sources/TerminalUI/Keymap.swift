@@ -3,7 +3,7 @@ import Foundation
 /// What a key does.
 public enum KeyAction: String, Sendable, CaseIterable {
     case talk, mode, mute, reset, connection, record, type, scrollUp, scrollDown, pageUp, pageDown
-    case nextPane, focus1, focus2, focus3, focus4, quit, help, allowTool, refuseTool
+    case nextPane, focus1, focus2, focus3, focus4, quit, help, allowTool, refuseTool, image
 }
 
 /// The key bindings; the help overlay is generated from this table.
@@ -37,6 +37,8 @@ public enum Keymap {
         Binding(keys: [.char("R")], label: "R", action: .record,
                 help: "record the session to a folder (again to stop)", slash: "/record"),
         Binding(keys: [.char("i"), .enter], label: "i Enter", action: .type, help: "type a message (Enter sends, Esc cancels)"),
+        Binding(keys: [.char("o")], label: "o", action: .image,
+                help: "send an image: asks for a JPEG or PNG path (Enter sends, Esc cancels)", slash: "/image PATH"),
         Binding(keys: [.up], label: "↑", action: .scrollUp, help: "scroll the focused pane up"),
         Binding(keys: [.down], label: "↓", action: .scrollDown, help: "scroll the focused pane down"),
         Binding(keys: [.pageUp], label: "PgUp", action: .pageUp, help: "scroll a page up"),

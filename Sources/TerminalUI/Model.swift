@@ -24,6 +24,10 @@ public struct TranscriptEntry: Sendable, Hashable {
     public var live: Bool
     /// Cut off by a barge-in (and trimmed to what was heard).
     public var interrupted: Bool
+    /// A thought summary of the model (shown dimmed, never spoken).
+    public var thought = false
+    /// The turn's numbered sources, worded (`Wording.citation`), shown under it.
+    public var citations: [String] = []
 }
 
 /// One row of the tools pane.
@@ -95,6 +99,8 @@ public struct AppModel: Sendable {
 
     /// The text being typed; nil when not typing.
     public var input: String?
+    /// What the text being typed is: a message, or the path of an image to send.
+    public var inputPurpose: InputPurpose = .message
     public var focus: Pane = .model
     /// Lines scrolled up from the bottom, per pane.
     public var scroll: [Pane: Int] = [:]
@@ -155,6 +161,8 @@ public struct AppModel: Sendable {
         return .live
     }
 }
+
+public enum InputPurpose: Sendable, Equatable { case message, imagePath }
 
 /// Everything that can happen to the UI, merged into one stream by the runtime.
 public enum AppEvent: Sendable {
@@ -230,6 +238,8 @@ public enum Effect: Sendable, Equatable {
     case latency(TurnLatency)
     /// The user's answer to a tool call that asked (y / n).
     case answerApproval(id: String, allowed: Bool)
+    /// Read, re-encode and send this image file (at most one a second).
+    case sendImage(path: String)
 }
 
 /// A recording in progress, as the status line shows it.

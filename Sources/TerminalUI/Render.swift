@@ -214,9 +214,10 @@ public func renderTranscript(_ m: AppModel, _ pane: Pane, _ r: Rect, _ s: inout 
     var count = 0
     for e in (isUser ? m.userEntries : m.modelEntries).reversed() {
         if count >= needed { break }
-        let role: Role = isUser ? .user : (e.interrupted ? .modelInterrupted : .model)
-        let text = e.text + (e.interrupted ? " [interrupted]" : "") + (e.live ? " ▍" : "")
-        let wrapped = DisplayWidth.wrap(text, columns: inner.width).map { ($0, role) }
+        let role: Role = isUser ? .user : (e.thought ? .dim : e.interrupted ? .modelInterrupted : .model)
+        let text = (e.thought ? Wording.thoughtPrefix : "") + e.text + (e.interrupted ? " [interrupted]" : "") + (e.live ? " ▍" : "")
+        var wrapped = DisplayWidth.wrap(text, columns: inner.width).map { ($0, role) }
+        for c in e.citations { wrapped += DisplayWidth.wrap(c, columns: inner.width).map { ($0, Role.hint) } }
         count += wrapped.count
         newestFirst.append(wrapped)
     }
@@ -233,7 +234,7 @@ public func renderTranscript(_ m: AppModel, _ pane: Pane, _ r: Rect, _ s: inout 
 public func renderInput(_ m: AppModel, _ r: Rect, _ s: inout Screen) {
     guard !r.isEmpty else { return }
     if let text = m.input {
-        let prompt = "> "
+        let prompt = m.inputPurpose == .imagePath ? Wording.imagePrompt : "> "
         let avail = max(0, r.width - DisplayWidth.of(prompt) - 1)
         let (shown, width) = visibleSuffix(text, columns: avail)
         s.put(prompt + shown, x: r.x, y: r.y, style: m.theme.style(.input), clip: r)

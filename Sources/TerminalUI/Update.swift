@@ -28,7 +28,7 @@ public func update(_ m: inout AppModel, _ event: AppEvent) -> [Effect] {
         m.interruptedAt = m.now
         if let played {
             trimInterrupted(&m, turn: turn, played: played)
-        } else if let i = m.modelEntries.lastIndex(where: { $0.turn == turn }) {
+        } else if let i = m.modelEntries.lastIndex(where: { $0.turn == turn && !$0.thought }) {
             m.modelEntries[i].interrupted = true   // no speaker: everything received was shown
             m.modelEntries[i].live = false
         }
@@ -111,6 +111,9 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
         m.modelActive = true
         appendLive(&m.modelEntries, turn: turn, text: ScreenText.sanitize(t))
         bound(&m)
+    case .thought(let t, let turn):
+        appendLive(&m.modelEntries, turn: turn, text: ScreenText.sanitize(t), thought: true)
+        bound(&m)
     case .audio(let d, _, let turn):
         m.modelActive = true
         if m.receivedSamples[turn] == nil, m.receivedSamples.count >= AppModel.turnsKept,
@@ -129,17 +132,24 @@ private func session(_ m: inout AppModel, _ e: SessionEvent) {
                 m.userEntries.append(TranscriptEntry(turn: t.turn, text: t.text, live: false, interrupted: false))
             }
         case .model:
-            if let i = m.modelEntries.lastIndex(where: { $0.turn == t.turn }) {
+            let cited = t.citations.map { Wording.citation($0) }
+            if let i = m.modelEntries.lastIndex(where: { $0.turn == t.turn && !$0.thought }) {
                 if !m.modelEntries[i].interrupted { m.modelEntries[i].text = t.text }   // keep the trimmed text
                 m.modelEntries[i].live = false
+                m.modelEntries[i].citations = cited
             } else {
-                m.modelEntries.append(TranscriptEntry(turn: t.turn, text: t.text, live: false, interrupted: t.interrupted))
+                m.modelEntries.append(TranscriptEntry(turn: t.turn, text: t.text, live: false, interrupted: t.interrupted,
+                                                      citations: cited))
             }
         }
-    case .turnComplete(let turn, let interrupted, _):
+    case .turnComplete(let turn, let interrupted, let reason):
         m.modelActive = false
+        if let reason, let why = Wording.turnEnded(reason) { m.lastWarning = why }
         m.turnsCompleted += 1
-        if let i = m.modelEntries.lastIndex(where: { $0.turn == turn }) {
+        for i in m.modelEntries.indices.reversed() where m.modelEntries[i].turn == turn && m.modelEntries[i].thought {
+            m.modelEntries[i].live = false
+        }
+        if let i = m.modelEntries.lastIndex(where: { $0.turn == turn && !$0.thought }) {
             m.modelEntries[i].live = false
             if interrupted { m.modelEntries[i].interrupted = true }
         }
@@ -222,8 +232,8 @@ private func bound(_ m: inout AppModel) {
 }
 
 /// `text` is already sanitized; a live entry stops growing at `maxEntryCharacters`.
-private func appendLive(_ entries: inout [TranscriptEntry], turn: Int, text: String) {
-    if let i = entries.indices.last, entries[i].live, entries[i].turn == turn {
+private func appendLive(_ entries: inout [TranscriptEntry], turn: Int, text: String, thought: Bool = false) {
+    if let i = entries.indices.last, entries[i].live, entries[i].turn == turn, entries[i].thought == thought {
         let current = entries[i].text
         if current.utf8.count + text.utf8.count <= AppModel.maxEntryCharacters {
             entries[i].text += text
@@ -231,13 +241,14 @@ private func appendLive(_ entries: inout [TranscriptEntry], turn: Int, text: Str
             entries[i].text = String((current + text).prefix(AppModel.maxEntryCharacters - 1)) + "…"
         }
     } else {
-        entries.append(TranscriptEntry(turn: turn, text: text.trimmingCharacters(in: .whitespaces), live: true, interrupted: false))
+        entries.append(TranscriptEntry(turn: turn, text: text.trimmingCharacters(in: .whitespaces), live: true, interrupted: false,
+                                       thought: thought))
     }
 }
 
 /// Cuts the model's turn back to the share of it that was actually played.
 private func trimInterrupted(_ m: inout AppModel, turn: Int, played: Int) {
-    guard let i = m.modelEntries.lastIndex(where: { $0.turn == turn }) else { return }
+    guard let i = m.modelEntries.lastIndex(where: { $0.turn == turn && !$0.thought }) else { return }
     let received = max(1, m.receivedSamples[turn] ?? 0)
     let share = min(1, Double(played) / Double(received))
     let full = m.modelEntries[i].text
@@ -295,6 +306,9 @@ private func key(_ m: inout AppModel, _ k: Key) -> [Effect] {
         return []
     case .type:
         m.input = ""
+        m.inputPurpose = .message
+    case .image:
+        return command(&m, .image(nil))
     case .scrollUp: m.scroll[m.focus, default: 0] += 1
     case .scrollDown: m.scroll[m.focus] = max(0, (m.scroll[m.focus] ?? 0) - 1)
     case .pageUp: m.scroll[m.focus, default: 0] += 10
@@ -392,6 +406,14 @@ public func command(_ m: inout AppModel, _ c: UserCommand) -> [Effect] {
         guard !t.isEmpty else { return [] }
         m.repliesAwaited += 1
         return [.sendText(t)]
+    case .image(let path?):
+        // Context for the next turn, as with the Live API: no reply is awaited for it alone.
+        guard m.state.isLive else { return notice(&m, .notConnected) }
+        return [.sendImage(path: path)]
+    case .image(nil):
+        m.input = ""
+        m.inputPurpose = .imagePath
+        return []
     }
 }
 
@@ -399,9 +421,15 @@ private func typing(_ m: inout AppModel, _ k: Key) -> [Effect] {
     switch k {
     case .escape:
         m.input = nil
+        m.inputPurpose = .message
     case .enter:
         let text = m.input ?? ""
         m.input = nil
+        if m.inputPurpose == .imagePath {
+            m.inputPurpose = .message
+            let path = text.trimmingCharacters(in: .whitespaces)
+            return path.isEmpty ? [] : command(&m, .image(path))
+        }
         return command(&m, .send(text))
     case .backspace:
         if m.input?.isEmpty == false { m.input?.removeLast() }

@@ -20,7 +20,12 @@ public enum Wording {
             }
             return line
         case .turn(let t):
-            return "\(t.role == .user ? "you" : "model")> \(clean(t.text))\(t.interrupted ? " [interrupted]" : "")"
+            let line = "\(t.role == .user ? "you" : "model")> \(clean(t.text))\(t.interrupted ? " [interrupted]" : "")"
+            return ([line] + t.citations.map { "  " + citation($0) }).joined(separator: "\n")
+        case .thought(let t, _):
+            return "[thought] \(clean(t))"
+        case .turnComplete(_, _, let reason?):
+            return turnEnded(reason).map { "[warn] \($0)" }
         case .tool(let a):
             func label(_ name: String) -> String { toolLabels[name] ?? name }
             switch a {
@@ -40,6 +45,26 @@ public enum Wording {
         default: return nil
         }
     }
+
+    /// One numbered source under a model turn: `[1] Title — example.org`.
+    public static func citation(_ c: Citation) -> String {
+        let title = clean(c.title, limit: 200)
+        let domain = clean(c.domain, limit: 200)
+        return "[\(c.number)] \(title)" + (domain.isEmpty || domain == title ? "" : " — \(domain)")
+    }
+
+    /// Why a turn ended early, when the server says it was refused or blocked
+    /// (`turnCompleteReason`; nil for a normal end or `NEED_MORE_INPUT`).
+    public static func turnEnded(_ reason: String) -> String? {
+        guard TurnCompleteReason(rawValue: reason).isBlocked else { return nil }
+        return "the model's turn ended early: \(clean(reason, limit: 80))"
+    }
+
+    /// The input line's prompt while it asks for an image's path.
+    public static let imagePrompt = "image (JPEG or PNG path)> "
+
+    /// What marks a thought in the model pane (the line face tags it `[thought]`).
+    public static let thoughtPrefix = "(thinking) "
 
     /// The warning an event carries, as both faces show it (the screen in its session pane).
     public static func warning(_ e: SessionEvent) -> String? {
@@ -80,6 +105,11 @@ public enum Wording {
         case .toolServerDown(let server, let reason, let retry):
             "MCP server \(clean(server, limit: 64)) \(clean(reason, limit: 300))"
                 + (retry.map { "; restarting in \(duration($0))" } ?? "") + " (its stderr is in the log)"
+        case .imageSent(let path, let w, let h, let bytes):
+            "sent \(clean(path, limit: 300)) as a \(w)×\(h) JPEG (\(max(1, bytes / 1024)) KB)"
+        case .imageFailed(let path, let why):
+            face == .screen ? "cannot send \(clean(path, limit: 300)): \(clean(why, limit: 300)) (o to try another)"
+                            : "cannot send \(clean(path, limit: 300)): \(clean(why, limit: 300)); /image PATH takes a JPEG or PNG file"
         }
     }
 
@@ -88,7 +118,8 @@ public enum Wording {
         switch n {
         case .recordingStarted, .recordingStopped: "[record]"
         case .audioLost, .audioBack, .echoCancellerOff: "[audio]"
-        case .noReply, .recordingFailed, .unknownCommand, .badArgument: "[warn]"
+        case .noReply, .recordingFailed, .unknownCommand, .badArgument, .imageFailed: "[warn]"
+        case .imageSent: "[image]"
         case .talkNeedsPushToTalk, .notConnected: "[info]"
         case .toolServersStarting, .toolServerReady, .toolServerDown: "[mcp]"
         }

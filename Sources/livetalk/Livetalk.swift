@@ -11,6 +11,7 @@ import Logging
 import PulseAudio
 import EchoCancel
 import MCPTools
+import Imaging
 import TerminalUI
 import WebSocketTransport
 
@@ -34,8 +35,12 @@ struct Livetalk: AsyncParsableCommand {
             and prints both sides of the conversation, tool activity and state changes. A line is a text \
             turn; each waits until the model has answered the one before. Slash commands do what the \
             screen's keys do: /talk (push-to-talk; an empty line or /talk again ends the turn), \
-            /mode vad|ptt, /mute, /reset, /disconnect, /connect, /record, /quit, /help. A line starting \
-            with // sends a literal /.
+            /mode vad|ptt, /mute, /reset, /disconnect, /connect, /record, /image PATH (a JPEG or PNG; o on the \
+            screen), /quit, /help. A line starting with // sends a literal /.
+
+            Session settings (--search, --temperature, --vad-silence-ms, --include-thoughts, …, listed \
+            below) are also config-file keys: --top-p is top_p. `livetalk info --setup [options]` prints \
+            the setup JSON they make, secrets redacted.
 
             Recording (R in the screen, /record, or --record [DIR]) writes a folder with \
             conversation.jsonl, conversation.md and audio.wav (stereo 24 kHz: mic left, model right); \
@@ -129,6 +134,7 @@ struct ClientOptions: ParsableArguments {
     var yesTools = false
     @Flag(help: "Send the API key or token to a custom wss:// --endpoint that is not a Google host (never over plaintext ws://).")
     var trustEndpoint = false
+    @OptionGroup(title: "Session settings (also in the config file: --top-p is top_p)") var knobs: KnobOptions
     @Option(help: ArgumentHelp("Seconds for TCP + TLS + WebSocket upgrade (default 10).", visibility: .hidden)) var connectTimeout: Double?
     @Option(help: ArgumentHelp("Seconds from the socket opening to setupComplete (default 10).", visibility: .hidden)) var setupTimeout: Double?
     @Option(help: ArgumentHelp("Seconds for the close handshake (default 2).", visibility: .hidden)) var closeTimeout: Double?
@@ -160,6 +166,7 @@ struct ClientOptions: ParsableArguments {
         (f.yesTools, f.mcpStartTimeout) = (yesTools, mcpStartTimeout)
         (f.connectTimeout, f.setupTimeout, f.closeTimeout) = (connectTimeout, setupTimeout, closeTimeout)
         (f.pingInterval, f.inactivityTimeout, f.replyTimeout) = (pingInterval, inactivityTimeout, replyTimeout)
+        f.knobs = knobs.values
         return f
     }
 }
@@ -167,7 +174,7 @@ struct ClientOptions: ParsableArguments {
 extension ClientEdges {
     /// The real edges: WebSocket over NIO, PulseAudio, curses, stdin.
     static var real: ClientEdges {
-        ClientEdges(
+        var edges = ClientEdges(
             transport: { deadlines, caFile in
                 WebSocketTransport(caFile: caFile, deadlines: deadlines, logger: Logger(label: "livetalk.transport"))
             },
@@ -210,6 +217,11 @@ extension ClientEdges {
             },
             openTerminal: { try CursesBackend() },
             toolServers: { MCPToolServers(configs: $0) })
+        edges.prepareImage = { path in
+            let f = try JPEGFrame.make(path: path)
+            return PreparedImage(jpeg: f.jpeg, width: f.width, height: f.height)
+        }
+        return edges
     }
 }
 
@@ -278,7 +290,11 @@ struct Serve: AsyncParsableCommand {
             AGENT  It answers: hello (and other greetings); what time is it; what can you do (lists these); \
             my name is … / do you know my name (kept across resumption); repeat after me …; what is the weather \
             in <city> (calls a declared function whose name contains "weather", the city in its location \
-            parameter); anything else: "I heard: …".
+            parameter); search for … (when googleSearch is declared: facts from a small offline index of \
+            example.org pages, with groundingMetadata); what do you see (the size of the last image sent \
+            as realtimeInput.video, which the next reply also mentions); anything else: "I heard: …". \
+            With thinkingConfig.includeThoughts each reply starts with a short thought part.
+            Every setup field of the Live API is accepted; voice detection settings are honoured.
 
             TOOLS  A user turn calls a declared function when its words contain the function's name, with \
             underscores read as spaces: "please get current time" calls get_current_time. Arguments come \
@@ -450,8 +466,30 @@ struct Token: AsyncParsableCommand {
 }
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show config, log and recording paths, and where the key would come from.")
-    func run() throws { ClientInfo.lines(environment: ProcessInfo.processInfo.environment).forEach { print($0) } }
+    static let configuration = CommandConfiguration(
+        abstract: "Show config, log and recording paths, and where the key would come from.",
+        discussion: "With --setup, print the exact setup message the client would send (with the talk options given), "
+            + "as JSON, with secrets redacted.")
+    @Flag(help: "Print the setup JSON that would be sent, with secrets redacted.") var setup = false
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if setup, let p = ClientPlan.check(client.flags) { throw ValidationError(ClientWording.problem(p)) }
+    }
+
+    func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard setup else {
+            ClientInfo.lines(environment: env).forEach { print($0) }
+            return
+        }
+        switch ClientInfo.setupJSON(flags: client.flags, configPath: client.config, environment: env) {
+        case .success(let text): print(text)
+        case .failure(let p):
+            sayErr("livetalk: \(ClientWording.problem(p))")
+            throw ExitCode(p.exitStatus)
+        }
+    }
 }
 
 struct Devices: ParsableCommand {

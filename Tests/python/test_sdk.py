@@ -1,4 +1,4 @@
-"""The official google-genai SDK (3.3.0) as a client of `livetalk serve` (PROTOCOL.md §7, recipe A: wss + a test CA)."""
+"""The official google-genai SDK (3.6.1, pinned in requirements.txt) as a client of `livetalk serve` (PROTOCOL.md §7, recipe A: wss + a test CA)."""
 import asyncio
 import math
 import ssl
