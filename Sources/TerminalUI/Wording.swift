@@ -105,10 +105,12 @@ public enum Wording {
         case .toolServerDown(let server, let reason, let retry):
             "MCP server \(clean(server, limit: 64)) \(clean(reason, limit: 300))"
                 + (retry.map { "; restarting in \(duration($0))" } ?? "") + " (its stderr is in the log)"
+        // The screen's session pane is narrow: it names the file, not its whole path (a long
+        // temporary path pushed the name out of the pane); line mode has room for the path.
         case .imageSent(let path, let w, let h, let bytes):
-            "sent \(clean(path, limit: 300)) as a \(w)×\(h) JPEG (\(max(1, bytes / 1024)) KB)"
+            "sent \(clean(face == .screen ? fileName(path) : path, limit: 300)) as a \(w)×\(h) JPEG (\(max(1, bytes / 1024)) KB)"
         case .imageFailed(let path, let why):
-            face == .screen ? "cannot send \(clean(path, limit: 300)): \(clean(why, limit: 300)) (o to try another)"
+            face == .screen ? "cannot send \(clean(fileName(path), limit: 300)): \(clean(why, limit: 300)) (o to try another)"
                             : "cannot send \(clean(path, limit: 300)): \(clean(why, limit: 300)); /image PATH takes a JPEG or PNG file"
         }
     }
@@ -196,5 +198,11 @@ public enum Wording {
     public static func echoReduction(_ db: Int?) -> String {
         guard let db else { return "echo: cancelling" }
         return db >= 1 ? "echo: −\(db) dB" : "echo: converging"
+    }
+
+    /// The last component of a path, as the screen names a file.
+    static func fileName(_ path: String) -> String {
+        let name = path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
+        return name.isEmpty ? path : name
     }
 }
