@@ -17,17 +17,41 @@ public struct Recognition: Sendable, Hashable {
     public var languageModelScore: Double?
 }
 
-/// One pocketsphinx 0.8 decoder. Not thread-safe: a `Listener` uses it from its own queue, and
-/// the pool hands each decoder to one listener at a time.
-final class SphinxDecoder {
+/// One pocketsphinx decoder (Debian's 5prealpha). Not thread-safe: a `Listener` uses it from its own
+/// queue, and the pool hands each decoder to one listener at a time.
+///
+/// A decoder is reused across utterances after `reset()`, which gives it back the state it had
+/// when it was made, as far as anything it decodes can tell: pocketsphinx carries three things
+/// from one utterance to the next — the live cepstral mean (restored to the model's `-cmninit`
+/// prior with empty accumulators, exactly as `ps_init` leaves it), the front end's noise estimate
+/// (`ps_start_stream`), and the acoustic scorer's top-N codeword history, which seeds each frame's
+/// search and so decides ties (no public way to clear it; a fixed 0.2 s priming clip is decoded
+/// and thrown away, so the history is always the same one). A fresh decoder is reset the same way
+/// before its first use, so fresh and reused decoders are interchangeable. `RecognitionReuseTests`
+/// checks that every phrase gives the same words and the same path scores, to the unit, from a
+/// fresh decoder and from decoders that heard other phrases before it.
+final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a time, handed over by the pool
     enum Kind: Sendable { case grammar, languageModel }
     let kind: Kind
     private let ps: OpaquePointer
     /// Grammars compiled on this decoder, by search name. A search is never replaced: pocketsphinx
-    /// 0.8 frees the old search while it may still be current.
+    /// frees the old search while it may still be current. Bounded by the pool (`maxSearches`).
     private var searches: [PhraseGrammar: String] = [:]
+    var searchCount: Int { searches.count }
+    /// The cepstral-mean state `ps_init` left (see `reset`).
+    private let pristineMean: [mfcc_t]
+    private let pristineSum: [mfcc_t]
+    private let pristineFrames: Int32
+    private let pristineCMN: cmn_type_t
 
-    init(kind: Kind, model: String) throws {
+    /// The language-model decoder's search options: at most 3,000 HMMs and 10 word exits per
+    /// frame (defaults: 30,000 and unlimited) cut its CPU from 0.28 to 0.17 of a core per second
+    /// of speech, with the same words on the agent's phrases and near-identical path scores.
+    /// Turning the second (flat) pass off too saved more (0.09) but made it hear words in a tone
+    /// and moved its scores against the grammar's (`SpeechTests` caught both).
+    static let languageModelArguments = ["-maxhmmpf", "3000", "-maxwpf", "10"]
+
+    init(kind: Kind, model: String, sharedLM: OpaquePointer?) throws {
         self.kind = kind
         guard FileManager.default.fileExists(atPath: "\(model)/en-us/mdef") else {
             throw SpeechError.recognizerUnavailable("no acoustic model at \(model)/en-us")
@@ -36,7 +60,8 @@ final class SphinxDecoder {
         var argv = ["-hmm", "\(model)/en-us", "-dict", "\(model)/cmudict-en-us.dict", "-samprate", "16000"]
         switch kind {
         case .languageModel:
-            argv += ["-lm", "\(model)/en-us.lm.bin"]
+            argv += Self.languageModelArguments
+            if sharedLM == nil { argv += ["-lm", "\(model)/en-us.lm.bin"] }
         case .grammar:
             // Synthetic speech falls off the default beams before the grammar's end state;
             // wide beams cost little on a small grammar. Fillers make short phrases worse.
@@ -50,7 +75,30 @@ final class SphinxDecoder {
         }
         cmd_ln_free_r(config)
         self.ps = ps
-
+        switch kind {
+        case .languageModel:
+            // The language model (27 MB) is read once per pool and shared (pocketsphinx counts references).
+            if let sharedLM, ps_set_lm(ps, "lm", sharedLM) != 0 || ps_set_search(ps, "lm") != 0 {
+                ps_free(ps)
+                throw SpeechError.recognizerUnavailable("the shared language model could not be used")
+            }
+        case .grammar:
+            // The search the priming clip is decoded under, whatever grammar the decoder used last.
+            guard ps_set_jsgf_string(ps, "prime", "#JSGF V1.0;\ngrammar prime;\npublic <s> = hello ;\n") == 0 else {
+                ps_free(ps)
+                throw SpeechError.recognizerUnavailable("ps_set_jsgf_string failed")
+            }
+        }
+        guard let feat = ps_get_feat(ps), let cmn = feat.pointee.cmn_struct else {
+            ps_free(ps)
+            throw SpeechError.recognizerUnavailable("no feature computation in the decoder")
+        }
+        let n = Int(cmn.pointee.veclen)
+        pristineMean = Array(UnsafeBufferPointer(start: cmn.pointee.cmn_mean, count: n))
+        pristineSum = Array(UnsafeBufferPointer(start: cmn.pointee.sum, count: n))
+        pristineFrames = cmn.pointee.nframe
+        pristineCMN = feat.pointee.cmn
+        reset()
     }
 
     deinit { ps_free(ps) }
@@ -59,6 +107,40 @@ final class SphinxDecoder {
     /// every decoder made, under the feet of decoders logging on other threads (a crash), so
     /// logging is switched off once, before the first decoder.
     private static let quiet: Void = err_set_logfp(nil)
+
+    /// 0.2 s of fixed pseudo-random noise (a linear congruential generator, so the same on every
+    /// machine and run): what every decoder hears last before an utterance (see the type's comment).
+    static let primingClip: [Int16] = {
+        var x: UInt32 = 12345
+        return (0..<3200).map { _ in
+            x = x &* 1_103_515_245 &+ 12345
+            return Int16(Int32((x >> 16) & 0x7FF) - 1024)
+        }
+    }()
+
+    /// Gives the decoder back its state as made (see the type's comment). Between utterances only.
+    func reset() {
+        restoreCepstralMean()
+        ps_start_stream(ps)
+        if kind == .grammar { ps_set_search(ps, "prime") }
+        ps_start_utt(ps)
+        process(Self.primingClip)
+        ps_end_utt(ps)
+        restoreCepstralMean()
+        ps_start_stream(ps)
+    }
+
+    private func restoreCepstralMean() {
+        guard let feat = ps_get_feat(ps), let cmn = feat.pointee.cmn_struct else { return }
+        for i in 0..<pristineMean.count {
+            cmn.pointee.cmn_mean[i] = pristineMean[i]
+            cmn.pointee.sum[i] = pristineSum[i]
+        }
+        cmn.pointee.nframe = pristineFrames
+        // pocketsphinx switches a batch setting to live on the first partial block; a decoder
+        // made anew must behave as one that did so already.
+        feat.pointee.cmn = pristineCMN == CMN_NONE ? CMN_NONE : CMN_LIVE
+    }
 
     func isKnown(_ word: String) -> Bool {
         guard let p = ps_lookup_word(ps, word) else { return false }
@@ -96,84 +178,211 @@ final class SphinxDecoder {
     }
 }
 
-/// Hands out decoders. Each utterance gets decoders that never heard anything before: pocketsphinx
-/// carries state (cepstral mean, noise estimate) from one utterance to the next, and the emulator
-/// must hear the same recording the same way every time. Making a decoder takes 0.1 s (grammar)
-/// to 0.3 s (language model) of CPU, so spares are made ahead of time, in the background: as many
-/// of each kind as were in use at once lately (at least one, at most `maxSpares`). "Lately" decays
-/// (R8): each decoder given back lowers the wanted number by one, down to what is in use (at least
-/// one), and spares beyond it are freed, so a burst of listeners does not leave ~55 MB per
-/// decoder pair held for ever. Counted in `trimmed`.
+/// Hands out warm decoders and takes them back (issue 13 item 2).
 ///
-/// Determinism (issue 9 item 7): a decoder's result depends only on the audio and on how it was
-/// cut into `feed` calls (live cepstral-mean normalisation updates per call), never on timing,
-/// on whether the decoder was a spare or made on demand, or on other decoders running at once.
+/// Making a decoder costs 0.1 s (grammar) to 0.3 s (language model) of CPU and 28 / 60 MB, so a
+/// decoder given back is `reset` (off the caller's path, on the pool's queue) and kept as a spare
+/// for the next utterance; the language model itself is read once and shared by every
+/// language-model decoder. Bounds: at most `maxSpares` spares of each kind (more given back are
+/// freed); a decoder that compiled more than `maxSearches` grammars is freed instead of kept
+/// (pocketsphinx cannot drop a search); spares decay: one unused for `spareLifetime` is freed,
+/// down to one of each kind (`trimmed` counts them), so a burst of listeners does not leave its
+/// memory held. Decoders in use are bounded by the emulator's `maxListeners`.
+///
+/// Determinism (issue 9 item 7, issue 13 item 3): a decoder's result depends only on the audio and
+/// on how it was cut into `feed` calls (live cepstral-mean normalisation updates per call), never
+/// on what it heard before, on timing, on whether it was a spare or made on demand, or on other
+/// decoders running at once (`SphinxDecoder.reset`).
 public final class RecognizerPool: @unchecked Sendable {
     public static let shared = RecognizerPool()
     public static let defaultModel = "/usr/share/pocketsphinx/model/en-us"
 
     public let model: String
-    private let lock = NSLock()
-    private var spares: [SphinxDecoder] = []
-    private var making: [SphinxDecoder.Kind: Int] = [:]
-    private var inUse: [SphinxDecoder.Kind: Int] = [:]
-    private var wanted: [SphinxDecoder.Kind: Int] = [:]
-    /// Most spares of each kind (a language-model decoder is about 55 MB; the emulator's
-    /// `maxListeners` bounds the decoders in use).
-    public static let maxSpares = 4
-    /// Spares freed as the wanted number decayed.
-    public private(set) var trimmed = 0
-    private var failure: SpeechError?
-    private let maker = DispatchQueue(label: "livetalk.decoders", attributes: .concurrent)
+    /// Most spares of each kind.
+    public let maxSpares: Int
+    /// A spare unused this long is freed (keeping one of each kind).
+    public let spareLifetime: Double
+    /// Most grammars one decoder compiles before it is retired.
+    public static let maxSearches = 8
+    /// Monotonic seconds (tests pass a manual clock).
+    private let now: @Sendable () -> Double
 
-    public init(model: String = RecognizerPool.defaultModel) {
+    private let lock = NSLock()
+    private var spares: [(decoder: SphinxDecoder, idleSince: Double)] = []
+    private var inUse: [SphinxDecoder.Kind: Int] = [:]
+    private var making: [SphinxDecoder.Kind: Int] = [:]
+    /// Touched only under `makeLock`.
+    private var sharedLM: OpaquePointer?
+    private var failure: SpeechError?
+    private var sweepScheduled = false
+    /// Decoders made, reused (a spare handed out), freed by decay or bounds.
+    public private(set) var made = 0
+    public private(set) var reused = 0
+    public private(set) var trimmed = 0
+    private let worker = DispatchQueue(label: "livetalk.decoders", attributes: .concurrent)
+
+    public init(model: String = RecognizerPool.defaultModel, maxSpares: Int = 16, spareLifetime: Double = 30,
+                now: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
         self.model = model
+        self.maxSpares = max(1, maxSpares)
+        self.spareLifetime = spareLifetime
+        self.now = now
     }
 
-    /// Makes the spares now, so the first utterance does not wait; throws when pocketsphinx cannot
-    /// start (missing model).
+    /// Makes one spare of each kind now, so the first utterance does not wait; throws when
+    /// pocketsphinx cannot start (missing model).
     public func prepare() throws {
         for kind in [SphinxDecoder.Kind.grammar, .languageModel] {
-            let d = try SphinxDecoder(kind: kind, model: model)
-            lock.lock(); spares.append(d); lock.unlock()
+            let d = try make(kind)
+            lock.lock(); spares.append((d, now())); lock.unlock()
         }
+    }
+
+    /// Read once; held for the life of the pool, with its log table (the model keeps a pointer to
+    /// it). The shared pool lives as long as the process.
+    private func languageModel() throws -> OpaquePointer {
+        if let sharedLM { return sharedLM }
+        err_set_logfp(nil)
+        let path = "\(model)/en-us.lm.bin"
+        guard FileManager.default.fileExists(atPath: path),
+              let config = cmd_ln_parse_r(nil, ps_args(), 0, nil, 0),
+              let math = logmath_init(1.0001, 0, 0) else {
+            throw SpeechError.recognizerUnavailable("no language model at \(path)")
+        }
+        defer { cmd_ln_free_r(config) }
+        guard let lm = ngram_model_read(config, path, NGRAM_AUTO, math) else {
+            throw SpeechError.recognizerUnavailable("the language model \(path) could not be read")
+        }
+        sharedLM = lm
+        return lm
+    }
+
+    /// Decoders are made one at a time: a new language-model decoder writes its (identical)
+    /// weights into the shared model.
+    private let makeLock = NSLock()
+
+    private func make(_ kind: SphinxDecoder.Kind) throws -> SphinxDecoder {
+        makeLock.lock(); defer { makeLock.unlock() }
+        let lm = kind == .languageModel ? try languageModel() : nil
+        let d = try SphinxDecoder(kind: kind, model: model, sharedLM: lm)
+        lock.lock(); made += 1; lock.unlock()
+        return d
     }
 
     func checkout(_ kind: SphinxDecoder.Kind) throws -> SphinxDecoder {
         lock.lock()
         if let failure { lock.unlock(); throw failure }
-        let spare = spares.firstIndex(where: { $0.kind == kind }).map { spares.remove(at: $0) }
         inUse[kind, default: 0] += 1
-        wanted[kind] = min(Self.maxSpares, max(wanted[kind] ?? 1, inUse[kind]!))
+        // The most recently given back first: the others age towards `spareLifetime`.
+        if let i = spares.lastIndex(where: { $0.decoder.kind == kind }) {
+            let d = spares.remove(at: i).decoder
+            reused += 1
+            let ahead = !spares.contains { $0.decoder.kind == kind } && (making[kind] ?? 0) == 0
+            if ahead { making[kind, default: 0] += 1 }
+            lock.unlock()
+            if ahead { makeAhead(kind) }
+            return d
+        }
         lock.unlock()
-        defer { replenish(kind) }
-        if let spare { return spare }
         do {
-            return try SphinxDecoder(kind: kind, model: model)
+            return try make(kind)
         } catch let e as SpeechError {
-            lock.lock(); failure = e; lock.unlock()
+            lock.lock(); failure = e; inUse[kind, default: 1] -= 1; lock.unlock()
             throw e
         }
     }
 
-    /// A used decoder is not reused (see the type's comment). The wanted number of spares decays.
-    func checkin(_ d: SphinxDecoder) {
-        var freed: [SphinxDecoder] = []
-        lock.lock()
-        let kind = d.kind
-        inUse[kind, default: 1] -= 1
-        let target = max(1, inUse[kind] ?? 0, (wanted[kind] ?? 1) - 1)
-        wanted[kind] = target
-        var have = spares.filter { $0.kind == kind }.count
-        while have > target, let i = spares.lastIndex(where: { $0.kind == kind }) {
-            freed.append(spares.remove(at: i))
-            have -= 1
+    /// The last spare of a kind was taken: one more is made in the background, so the next
+    /// utterance of a growing load does not wait for it.
+    private func makeAhead(_ kind: SphinxDecoder.Kind) {
+        worker.async {
+            let d = try? self.make(kind)
+            self.lock.lock()
+            self.making[kind, default: 1] -= 1
+            self.lock.unlock()
+            if let d { self.keep(d) }
         }
-        trimmed += freed.count
+    }
+
+    /// A used decoder is reset off the caller's path, then kept as a spare (or freed over the bounds).
+    func checkin(_ d: SphinxDecoder) {
+        lock.lock()
+        inUse[d.kind, default: 1] -= 1
         lock.unlock()
-        guard !freed.isEmpty else { return }
-        freed.removeAll()   // ps_free outside the lock
-        Self.returnFreedMemory()
+        guard d.searchCount <= Self.maxSearches else {
+            lock.lock(); trimmed += 1; lock.unlock()
+            worker.async { _ = d; Self.returnFreedMemory() }   // freed on the worker, not the caller
+            return
+        }
+        worker.async {
+            d.reset()
+            self.keep(d)
+        }
+    }
+
+    private func keep(_ d: SphinxDecoder) {
+        lock.lock()
+        var freed: [SphinxDecoder] = []
+        if spares.filter({ $0.decoder.kind == d.kind }).count < maxSpares {
+            spares.append((d, now()))
+        } else {
+            freed.append(d)
+        }
+        freed += expired()
+        trimmed += freed.count
+        let schedule = !sweepScheduled && spares.count > 2
+        if schedule { sweepScheduled = true }
+        lock.unlock()
+        if !freed.isEmpty {
+            freed.removeAll()   // ps_free outside the lock
+            Self.returnFreedMemory()
+        }
+        if schedule {
+            worker.asyncAfter(deadline: .now() + spareLifetime / 2) { [weak self] in
+                guard let self else { return }
+                self.lock.lock(); self.sweepScheduled = false; self.lock.unlock()
+                self.trim()
+            }
+        }
+    }
+
+    /// Spares unused for `spareLifetime`, beyond one of each kind, taken out (under the lock).
+    private func expired() -> [SphinxDecoder] {
+        let t = now()
+        var out: [SphinxDecoder] = []
+        for kind in [SphinxDecoder.Kind.grammar, .languageModel] {
+            // The newest of each kind is kept whatever its age.
+            let mine = spares.indices.filter { spares[$0].decoder.kind == kind }
+            for i in mine.dropLast().reversed() where t - spares[i].idleSince >= spareLifetime {
+                out.append(spares.remove(at: i).decoder)
+            }
+        }
+        return out
+    }
+
+    /// Frees the spares that have decayed (called by the pool's own sweep; tests call it with a
+    /// manual clock). Returns how many were freed.
+    @discardableResult
+    public func trim() -> Int {
+        lock.lock()
+        var freed = expired()
+        trimmed += freed.count
+        let again = !sweepScheduled && spares.count > 2
+        if again { sweepScheduled = true }
+        lock.unlock()
+        let n = freed.count
+        if n > 0 {
+            freed.removeAll()
+            Self.returnFreedMemory()
+        }
+        if again {
+            worker.asyncAfter(deadline: .now() + spareLifetime / 2) { [weak self] in
+                guard let self else { return }
+                self.lock.lock(); self.sweepScheduled = false; self.lock.unlock()
+                self.trim()
+            }
+        }
+        return n
     }
 
     /// glibc keeps freed heap; `malloc_trim` gives it back so RSS falls with the load (looked up
@@ -192,29 +401,13 @@ public final class RecognizerPool: @unchecked Sendable {
     /// Spares held now, by kind (tests).
     public var spareCounts: (grammar: Int, languageModel: Int) {
         lock.lock(); defer { lock.unlock() }
-        return (spares.filter { $0.kind == .grammar }.count, spares.filter { $0.kind == .languageModel }.count)
+        return (spares.filter { $0.decoder.kind == .grammar }.count, spares.filter { $0.decoder.kind == .languageModel }.count)
     }
 
-    private func replenish(_ kind: SphinxDecoder.Kind) {
-        lock.lock()
-        let have = spares.filter { $0.kind == kind }.count + (making[kind] ?? 0)
-        let needed = max(0, (wanted[kind] ?? 1) - have)
-        making[kind, default: 0] += needed
-        lock.unlock()
-        for _ in 0..<needed {
-            maker.async {
-                var d = try? SphinxDecoder(kind: kind, model: self.model)
-                self.lock.lock()
-                // The wanted number may have decayed while this one was being made.
-                if let made = d, self.spares.filter({ $0.kind == kind }).count < (self.wanted[kind] ?? 1) {
-                    self.spares.append(made)
-                    d = nil
-                }
-                self.making[kind, default: 1] -= 1
-                self.lock.unlock()
-                d = nil   // an unwanted one is freed here, outside the lock
-            }
-        }
+    /// Decoders handed out and not yet given back (tests).
+    public var inUseCount: Int {
+        lock.lock(); defer { lock.unlock() }
+        return inUse.values.reduce(0, +)
     }
 }
 

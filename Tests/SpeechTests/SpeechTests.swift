@@ -167,3 +167,101 @@ final class PartialLog: @unchecked Sendable {
 }
 
 
+
+/// Issue 13 item 2: warm decoders, reset between utterances, hear exactly what fresh ones hear.
+@Suite(.serialized) struct RecognitionReuseTests {
+    static let voice = EspeakVoice(name: "en-us+f2", rate: 160)
+    static let phrases = ["what time is it", "my name is bob", "what is the weather in paris", "hello",
+                          "repeat after me the sky is blue", "please call my mother"]
+
+    static func recording(_ text: String) async throws -> [Int16] {
+        let pad = [Int16](repeating: 0, count: 4800)
+        return pad + (try await ReproducibleSpeech.record(text, voice: voice)) + pad
+    }
+
+    /// Waits (at most 30 s) until the pool's reset decoders are back as spares.
+    static func waitForSpares(_ pool: RecognizerPool, grammar: Int = 1, languageModel: Int = 1) async throws {
+        for _ in 0..<3000 {
+            let c = pool.spareCounts
+            if c.grammar >= grammar && c.languageModel >= languageModel && pool.inUseCount == 0 { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("the pool's decoders did not come back as spares within 30 s: \(pool.spareCounts)")
+    }
+
+    @Test func reusedDecodersHearWhatFreshOnesHear() async throws {
+        var audio: [String: [Int16]] = [:]
+        for p in Self.phrases { audio[p] = try await Self.recording(p) }
+        // Each phrase on decoders that never heard anything (a pool of its own).
+        var fresh: [String: Recognition] = [:]
+        for p in Self.phrases {
+            fresh[p] = await Listener.recognize(audio[p]!, grammar: SpeechTests.grammar, pool: RecognizerPool())
+        }
+        // Then all of them, twice in different orders, on one pool's reused decoders.
+        let pool = RecognizerPool()
+        try pool.prepare()
+        for p in Self.phrases + Self.phrases.reversed() {
+            try await Self.waitForSpares(pool)
+            let r = await Listener.recognize(audio[p]!, grammar: SpeechTests.grammar, pool: pool)
+            #expect(r == fresh[p], "\(p): words, source, both hypotheses and both path scores")
+        }
+        #expect(pool.reused >= 2 * 2 * Self.phrases.count, "every utterance ran on reused decoders (\(pool.reused))")
+        // Two prepared, and one made ahead of each kind when its last spare was taken while the
+        // other was still being reset: never one per utterance.
+        #expect(pool.made <= 6, "decoders made: \(pool.made)")
+    }
+
+    /// The same recording, run 5 times with both cores busy, each time after a different
+    /// utterance on the same warm decoders: the same transcript and scores every time.
+    @Test func testIssue13_sameRecordingFiveTimesUnderLoadSameTranscript() async throws {
+        let target = try await Self.recording("what is the weather in london")
+        let pool = RecognizerPool()
+        try pool.prepare()
+        let quiet = await Listener.recognize(target, grammar: SpeechTests.grammar, pool: pool)
+        #expect(quiet.text == "what is the weather in london", "\(quiet)")
+        let load = CPULoad()
+        defer { load.stop() }
+        for run in 0..<5 {
+            try await Self.waitForSpares(pool)
+            _ = await Listener.recognize(try await Self.recording(Self.phrases[run]), grammar: SpeechTests.grammar, pool: pool)
+            try await Self.waitForSpares(pool)
+            let r = await Listener.recognize(target, grammar: SpeechTests.grammar, pool: pool)
+            #expect(r == quiet, "run \(run + 1) of 5 under load, after \"\(Self.phrases[run])\"")
+        }
+    }
+
+    /// Spares decay and are bounded (issue 13 item 4), on a manual clock.
+    @Test func sparesAreBoundedAndDecay() async throws {
+        let clock = ManualSeconds()
+        let pool = RecognizerPool(maxSpares: 2, spareLifetime: 30, now: { clock.value })
+        let out = try (0..<3).map { _ in try pool.checkout(.grammar) }
+        #expect(pool.inUseCount == 3)
+        for d in out { pool.checkin(d) }
+        try await Self.waitForSpares(pool, grammar: 2, languageModel: 0)
+        for _ in 0..<3000 where pool.trimmed < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(pool.spareCounts.grammar == 2, "at most maxSpares kept")
+        #expect(pool.trimmed == 1, "the third given back was freed")
+        clock.advance(29)
+        #expect(pool.trim() == 0, "not yet unused for 30 s")
+        clock.advance(1)
+        #expect(pool.trim() == 1, "the older spare decays")
+        #expect(pool.spareCounts.grammar == 1, "one spare of a kind stays whatever its age")
+        clock.advance(3600)
+        #expect(pool.trim() == 0)
+        // A decoder that compiled more than `maxSearches` grammars is retired, not kept.
+        let d = try pool.checkout(.grammar)
+        for i in 0...RecognizerPool.maxSearches {
+            #expect(d.use(PhraseGrammar(phrases: ["hello", "good \(["morning", "evening", "afternoon", "day", "night", "bye", "luck", "job", "one"][i])"])))
+        }
+        let before = pool.trimmed
+        pool.checkin(d)
+        #expect(pool.trimmed == before + 1)
+    }
+}
+
+final class ManualSeconds: @unchecked Sendable {
+    private let lock = NSLock()
+    private var t = 1000.0
+    var value: Double { lock.lock(); defer { lock.unlock() }; return t }
+    func advance(_ s: Double) { lock.lock(); t += s; lock.unlock() }
+}
