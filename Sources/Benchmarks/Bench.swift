@@ -5,6 +5,7 @@
 //   livetalk-bench decode | launch | stream | ui | emulator | audio     (the parts of `all`, in its order)
 //   livetalk-bench soak [--minutes 60] [--speedup 15] [--bound 15]     (not part of `all`; exits 2 when a goal is missed)
 //   livetalk-bench echo [--replies 20] [--bargeins 20]                 (not part of `all`; needs the test PulseAudio daemon)
+//   livetalk-bench asr [--repeats 2]                                   (not part of `all`: the recognition matrix across voices)
 import ArgumentParser
 import Foundation
 
@@ -19,7 +20,7 @@ struct Bench: AsyncParsableCommand {
             (eval "$(scripts/pulse-start)"); `ui` needs tmux.
             """,
         subcommands: [AllBenches.self, DecodeBench.self, LaunchBench.self, StreamBench.self, UIBench.self,
-                      EmulatorBench.self, AudioBench.self, EchoBench.self, SoakBench.self],
+                      EmulatorBench.self, ASRBench.self, AudioBench.self, EchoBench.self, SoakBench.self],
         defaultSubcommand: AllBenches.self)
 }
 
@@ -44,6 +45,7 @@ struct AllBenches: AsyncParsableCommand {
         try benchStream(seconds: seconds, python: python, baseline: true)
         try await benchUI(seconds: min(seconds, 15))
         try await benchEmulator(trials: trials ?? 10, maxSessions: maxSessions)
+        _ = try await benchToneSessions(maxSessions: 600)
         try await benchAudio(trials: trials ?? 20)
     }
 }

@@ -44,12 +44,13 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
     private let pristineFrames: Int32
     private let pristineCMN: cmn_type_t
 
-    /// The language-model decoder's search options: at most 3,000 HMMs and 10 word exits per
-    /// frame (defaults: 30,000 and unlimited) cut its CPU from 0.28 to 0.17 of a core per second
-    /// of speech, with the same words on the agent's phrases and near-identical path scores.
-    /// Turning the second (flat) pass off too saved more (0.09) but made it hear words in a tone
-    /// and moved its scores against the grammar's (`SpeechTests` caught both).
-    static let languageModelArguments = ["-maxhmmpf", "3000", "-maxwpf", "10"]
+    /// The language-model decoder's search options: at most 1,000 HMMs and 5 word exits per
+    /// frame (defaults: 30,000 and unlimited) cut its CPU from 0.28 to about 0.07–0.11 of a core
+    /// per second of speech, with the same words on the agent's phrases and path scores within a
+    /// few percent (its words only count when the grammar's do not fit). Turning the second (flat)
+    /// pass off as well made it hear words in a tone and moved its scores against the grammar's
+    /// (`SpeechTests` caught both).
+    static let languageModelArguments = ["-maxhmmpf", "1000", "-maxwpf", "5"]
 
     init(kind: Kind, model: String, sharedLM: OpaquePointer?) throws {
         self.kind = kind

@@ -1,0 +1,151 @@
+import AudioCore
+#if canImport(Glibc)
+import Glibc
+#endif
+import Emulator
+import Foundation
+import LiveProtocol
+import LiveSession
+import Testing
+import TestSupport
+import WebSocketTransport
+
+/// Issue 13 item 5: the emulator under abuse, over real loopback sockets, with its default limits.
+@Suite(.serialized) struct EmulatorAbuseTests {
+    /// Resident set size of this process, in MB, after glibc gave back what it could.
+    static func residentMB() -> Double {
+        if let f = dlsym(nil, "malloc_trim") {
+            _ = unsafeBitCast(f, to: (@convention(c) (Int) -> Int32).self)(0)
+        }
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+        return (line.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0) / 1024
+    }
+
+    static func silentSocket(port: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        return fd
+    }
+
+    static func encoded(_ m: ClientMessage) -> Data { (try? LiveCoder.encode(m)) ?? Data() }
+
+    static func converse(_ h: EmulatorHarness, _ what: String) async throws {
+        let s = makeSession(h, setup: testSetup(text: true))
+        let r = EventRecorder()
+        _ = r.attach(s)
+        await s.connect()
+        await s.sendText("hello")
+        try await r.wait(for: "a real client's reply \(what)", seconds: 120) { $0.completedTurns == 1 }
+        await s.sendText("what time is it")
+        try await r.wait(for: "a real client's second reply \(what)", seconds: 120) { $0.completedTurns == 2 }
+        await s.quit()
+    }
+
+    @Test func testIssue13_300IdleSockets50ActiveSessionsAndARealClientStillConverses() async throws {
+        let h = try await EmulatorHarness.start { $0.speech = .tones }   // default limits otherwise
+        try await Self.converse(h, "before the load")   // warms the process up
+        let before = Self.residentMB()
+
+        let fds = (0..<300).map { _ in Self.silentSocket(port: h.port) }
+        defer { fds.forEach { close($0) } }
+        var opened: [AbuseActiveSession] = []
+        for _ in 0..<50 { opened.append(try await AbuseActiveSession(h)) }
+        let active = opened
+        for (i, a) in active.enumerated() {
+            try await eventually("active session \(i + 1) of 50 set up (300 silent sockets open)") { a.state.setUp }
+        }
+        // All 50 stream at once while a real client converses.
+        let streams = Task {
+            try await withThrowingTaskGroup(of: Void.self) { g in
+                for a in active { g.addTask { try await a.stream(seconds: 3) } }
+                try await g.waitForAll()
+            }
+        }
+        try await Self.converse(h, "with 300 silent sockets and 50 sessions streaming")
+        try await streams.value
+        for (i, a) in active.enumerated() {
+            try await eventually("active session \(i + 1) of 50 answered its tone") { a.state.turns >= 1 }
+            #expect(a.state.closed == nil, "active session \(i + 1) was closed")
+        }
+        let counts = h.server.gate.counts
+        #expect(counts.tcp <= h.server.gate.maxTCP, "raw TCP connections held within the bound: \(counts)")
+        #expect(counts.evictedTCP >= 300 - h.server.gate.maxTCP, "silent sockets evicted: \(counts)")
+        let peak = Self.residentMB()
+
+        for a in active { await a.connection.close(code: 1000, reason: "done") }
+        fds.forEach { close($0) }
+        try await eventually("every session gone", seconds: 60) { h.server.gate.counts.sessions == 0 }
+        try await Self.converse(h, "after the load")
+        var after = Self.residentMB()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while after > before * 1.2, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            after = Self.residentMB()
+        }
+        print("# abuse: RSS \(before) MB before, \(peak) MB under load, \(after) MB after; gate \(counts)")
+        #expect(after <= before * 1.2, "RSS \(before) MB before, \(peak) MB under load, \(after) MB after: within 20 % of the start")
+    }
+}
+
+private func eventually(_ what: String, seconds: Double = 120, _ check: @Sendable () async -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if await check() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("gave up waiting for \(what)")
+    throw CancellationError()
+}
+
+/// One active session on a raw connection: setup, then `seconds` of microphone audio in real
+/// time (100 ms chunks, a 0.5 s tone at the start), the reply counted.
+final class AbuseActiveSession: @unchecked Sendable {
+    let connection: any TransportConnection
+    private let lock = NSLock()
+    private var setUp = false
+    private var turns = 0
+    private var closedCode: UInt16?
+
+    init(_ h: EmulatorHarness) async throws {
+        connection = try await WebSocketTransport().connect(to: h.endpoint())
+        let c = connection
+        Task.detached { [self] in
+            for await item in c.inbound {
+                switch item {
+                case .text(let t): self.on(Data(t.utf8))
+                case .binary(let d): self.on(d)
+                case .closed(let code, _): self.lock.withLock { self.closedCode = code }
+                }
+            }
+        }
+        c.send(EmulatorAbuseTests.encoded(.setup(testSetup())))
+    }
+
+    private func on(_ d: Data) {
+        guard let m = try? LiveCoder.decodeServer(d, mode: .tolerant) else { return }
+        lock.withLock {
+            if case .setupComplete = m.payload { setUp = true }
+            if case .serverContent(let sc) = m.payload, sc.turnComplete == true { turns += 1 }
+        }
+    }
+
+    var state: (setUp: Bool, turns: Int, closed: UInt16?) { lock.withLock { (setUp, turns, closedCode) } }
+
+    func stream(seconds: Double) async throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let tone = (0..<8000).map { Int16(0.3 * 32767 * sin(2 * Double.pi * 300 * Double($0) / 16000)) }
+        for i in 0..<Int(seconds * 10) {
+            let chunk = i < 5 ? Array(tone[(i * 1600)..<((i + 1) * 1600)]) : [Int16](repeating: 0, count: 1600)
+            connection.send(EmulatorAbuseTests.encoded(.realtimeInput(RealtimeInput(audio: Blob(mimeType: "audio/pcm;rate=16000", data: PCM.data(chunk))))))
+            try await Task.sleep(until: start + .milliseconds(100 * (i + 1)), clock: clock)
+        }
+    }
+}
+
