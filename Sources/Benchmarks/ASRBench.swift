@@ -44,6 +44,19 @@ let asrPhrases = ["hello", "hi", "good morning", "good evening", "what time is i
                   "what is the weather in tokyo", "what is the weather like in london",
                   "repeat after me the sky is blue", "repeat after me i like my dog"]
 
+/// Sentences outside the grammar: the recogniser should not force them onto an agent phrase.
+let asrOutOfGrammar = ["please call my mother", "turn on the kitchen lights", "i would like a cup of coffee",
+                       "the train leaves at noon"]
+
+/// What `Listener.decide` would choose with `tolerance` (the rule of README "Emulator speech").
+func decided(_ r: Recognition, tolerance: Double) -> String {
+    guard let lt = r.languageModelHypothesis else { return "" }
+    if let gt = r.grammarHypothesis, let gs = r.grammarScore, let ls = r.languageModelScore, gs >= ls - tolerance {
+        return gt.hasPrefix("repeat after me ") && lt.hasPrefix("repeat after me ") ? lt : gt
+    }
+    return lt
+}
+
 func benchASR(repeats: Int) async throws {
     let grammar = OfflineAgent.grammar(declarations: [])
     let pad = [Int16](repeating: 0, count: 4800)
@@ -56,6 +69,8 @@ func benchASR(repeats: Int) async throws {
     print("# " + "phrase".padding(toLength: width, withPad: " ", startingAt: 0)
           + asrVoices.map { cell($0.label + ($0.heldOut ? "*" : "")) }.joined())
     var misheard: [String] = []
+    var all: [(voice: Int, phrase: String, r: Recognition)] = []
+    var unstableList: [String] = []
     for phrase in asrPhrases {
         var line = "# " + phrase.padding(toLength: width, withPad: " ", startingAt: 0)
         for (v, mv) in asrVoices.enumerated() {
@@ -64,7 +79,11 @@ func benchASR(repeats: Int) async throws {
             for _ in 0..<max(1, repeats) {
                 results.append(await Listener.recognize(audio, grammar: grammar))
             }
-            if Set(results).count > 1 { unstable += 1 }
+            if Set(results).count > 1 {
+                unstable += 1
+                unstableList.append("\(mv.label) \"\(phrase)\": \(Set(results.map(\.text)))")
+            }
+            all.append((v, phrase, results[0]))
             let heard = results[0].text
             if heard == phrase {
                 exact[v] += 1
@@ -78,6 +97,29 @@ func benchASR(repeats: Int) async throws {
         print(line)
     }
     print("# * held out: not used while tuning")
+    // Out-of-grammar sentences, for the false accepts of each tolerance.
+    var outside: [(voice: Int, r: Recognition)] = []
+    for sentence in asrOutOfGrammar {
+        for (v, mv) in asrVoices.enumerated() {
+            let audio = pad + (try await ReproducibleSpeech.record(sentence, voice: mv.voice)) + pad
+            outside.append((v, await Listener.recognize(audio, grammar: grammar)))
+        }
+    }
+    print("# tolerance (grammar score per frame may trail the language model's by): exact on tuning / held-out voices, out-of-grammar sentences forced onto a phrase (tuning / held-out)")
+    for tol in [0.0, 2, 4, 6, 8, 10, 12, 15] {
+        func exactPct(_ heldOut: Bool) -> Double {
+            let xs = all.filter { asrVoices[$0.voice].heldOut == heldOut }
+            return Double(xs.filter { decided($0.r, tolerance: tol) == $0.phrase }.count) / Double(max(1, xs.count)) * 100
+        }
+        func forced(_ heldOut: Bool) -> String {
+            let xs = outside.filter { asrVoices[$0.voice].heldOut == heldOut }
+            let n = xs.filter { r in r.r.grammarHypothesis != nil && decided(r.r, tolerance: tol) == r.r.grammarHypothesis }.count
+            return "\(n) of \(xs.count)"
+        }
+        print(String(format: "#   %4.0f%@: %5.1f %% / %5.1f %%, forced %@ / %@", tol, tol == Listener.tolerance ? " (in use)" : "          ",
+                     exactPct(false), exactPct(true), forced(false), forced(true)))
+    }
+    for u in unstableList { print("# differing results for one recording: \(u)") }
     for m in misheard { print("# misheard \(m)") }
     let n = asrPhrases.count
     for (v, mv) in asrVoices.enumerated() {
@@ -86,9 +128,9 @@ func benchASR(repeats: Int) async throws {
     func percent(_ voices: [Int]) -> Double {
         Double(voices.map { exact[$0] }.reduce(0, +)) / Double(voices.count * n) * 100
     }
-    let all = Array(asrVoices.indices)
-    report("asr.exact_percent", percent(all), "%")
-    report("asr.exact_percent.tuning_voices", percent(all.filter { !asrVoices[$0].heldOut }), "%")
-    report("asr.exact_percent.held_out_voices", percent(all.filter { asrVoices[$0].heldOut }), "%")
+    let voices = Array(asrVoices.indices)
+    report("asr.exact_percent", percent(voices), "%")
+    report("asr.exact_percent.tuning_voices", percent(voices.filter { !asrVoices[$0].heldOut }), "%")
+    report("asr.exact_percent.held_out_voices", percent(voices.filter { asrVoices[$0].heldOut }), "%")
     report("asr.recordings_with_differing_results", Double(unstable), "recordings")
 }

@@ -52,7 +52,7 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
     /// (`SpeechTests` caught both).
     static let languageModelArguments = ["-maxhmmpf", "1000", "-maxwpf", "5"]
 
-    init(kind: Kind, model: String, sharedLM: OpaquePointer?) throws {
+    init(kind: Kind, model: String) throws {
         self.kind = kind
         guard FileManager.default.fileExists(atPath: "\(model)/en-us/mdef") else {
             throw SpeechError.recognizerUnavailable("no acoustic model at \(model)/en-us")
@@ -61,8 +61,10 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
         var argv = ["-hmm", "\(model)/en-us", "-dict", "\(model)/cmudict-en-us.dict", "-samprate", "16000"]
         switch kind {
         case .languageModel:
-            argv += Self.languageModelArguments
-            if sharedLM == nil { argv += ["-lm", "\(model)/en-us.lm.bin"] }
+            // Each decoder reads the language model (27 MB) itself: pocketsphinx's trie model keeps
+            // lookup caches inside the model, so decoders sharing one raced on them (the same
+            // recording scored differently while another decoder ran).
+            argv += Self.languageModelArguments + ["-lm", "\(model)/en-us.lm.bin"]
         case .grammar:
             // Synthetic speech falls off the default beams before the grammar's end state;
             // wide beams cost little on a small grammar. Fillers make short phrases worse.
@@ -76,14 +78,7 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
         }
         cmd_ln_free_r(config)
         self.ps = ps
-        switch kind {
-        case .languageModel:
-            // The language model (27 MB) is read once per pool and shared (pocketsphinx counts references).
-            if let sharedLM, ps_set_lm(ps, "lm", sharedLM) != 0 || ps_set_search(ps, "lm") != 0 {
-                ps_free(ps)
-                throw SpeechError.recognizerUnavailable("the shared language model could not be used")
-            }
-        case .grammar:
+        if kind == .grammar {
             // The search the priming clip is decoded under, whatever grammar the decoder used last.
             guard ps_set_jsgf_string(ps, "prime", "#JSGF V1.0;\ngrammar prime;\npublic <s> = hello ;\n") == 0 else {
                 ps_free(ps)
@@ -181,10 +176,9 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
 
 /// Hands out warm decoders and takes them back (issue 13 item 2).
 ///
-/// Making a decoder costs 0.1 s (grammar) to 0.3 s (language model) of CPU and 28 / 60 MB, so a
+/// Making a decoder costs 0.1 s (grammar) to 0.35 s (language model) of CPU and 28 / 93 MB, so a
 /// decoder given back is `reset` (off the caller's path, on the pool's queue) and kept as a spare
-/// for the next utterance; the language model itself is read once and shared by every
-/// language-model decoder. Bounds: at most `maxSpares` spares of each kind (more given back are
+/// for the next utterance. Bounds: at most `maxSpares` spares of each kind (more given back are
 /// freed); a decoder that compiled more than `maxSearches` grammars is freed instead of kept
 /// (pocketsphinx cannot drop a search); spares decay: one unused for `spareLifetime` is freed,
 /// down to one of each kind (`trimmed` counts them), so a burst of listeners does not leave its
@@ -212,8 +206,6 @@ public final class RecognizerPool: @unchecked Sendable {
     private var spares: [(decoder: SphinxDecoder, idleSince: Double)] = []
     private var inUse: [SphinxDecoder.Kind: Int] = [:]
     private var making: [SphinxDecoder.Kind: Int] = [:]
-    /// Touched only under `makeLock`.
-    private var sharedLM: OpaquePointer?
     private var failure: SpeechError?
     private var sweepScheduled = false
     /// Decoders made, reused (a spare handed out), freed by decay or bounds.
@@ -239,33 +231,8 @@ public final class RecognizerPool: @unchecked Sendable {
         }
     }
 
-    /// Read once; held for the life of the pool, with its log table (the model keeps a pointer to
-    /// it). The shared pool lives as long as the process.
-    private func languageModel() throws -> OpaquePointer {
-        if let sharedLM { return sharedLM }
-        err_set_logfp(nil)
-        let path = "\(model)/en-us.lm.bin"
-        guard FileManager.default.fileExists(atPath: path),
-              let config = cmd_ln_parse_r(nil, ps_args(), 0, nil, 0),
-              let math = logmath_init(1.0001, 0, 0) else {
-            throw SpeechError.recognizerUnavailable("no language model at \(path)")
-        }
-        defer { cmd_ln_free_r(config) }
-        guard let lm = ngram_model_read(config, path, NGRAM_AUTO, math) else {
-            throw SpeechError.recognizerUnavailable("the language model \(path) could not be read")
-        }
-        sharedLM = lm
-        return lm
-    }
-
-    /// Decoders are made one at a time: a new language-model decoder writes its (identical)
-    /// weights into the shared model.
-    private let makeLock = NSLock()
-
     private func make(_ kind: SphinxDecoder.Kind) throws -> SphinxDecoder {
-        makeLock.lock(); defer { makeLock.unlock() }
-        let lm = kind == .languageModel ? try languageModel() : nil
-        let d = try SphinxDecoder(kind: kind, model: model, sharedLM: lm)
+        let d = try SphinxDecoder(kind: kind, model: model)
         lock.lock(); made += 1; lock.unlock()
         return d
     }
