@@ -154,6 +154,7 @@ func benchEmulator(trials: Int, maxSessions: Int) async throws {
         let clients = try (0..<n).map { _ in try SpeakingClient(port: port, pushToTalk: false) }
         for c in clients { try await c.connect() }
         let count = n
+        let cpu0 = processCPU(serve), own0 = cpuSeconds(), wall0 = ContinuousClock.now
         let turns = try await withThrowingTaskGroup(of: SpeechTurn.self) { g in
             for (i, c) in clients.enumerated() {
                 g.addTask {
@@ -165,13 +166,15 @@ func benchEmulator(trials: Int, maxSessions: Int) async throws {
             return try await g.reduce(into: [SpeechTurn]()) { $0.append($1) }
         }
         let rss = residentMB(serve.processIdentifier)
+        let wall = (ContinuousClock.now - wall0).seconds
+        let serverCPU = (processCPU(serve) - cpu0) / wall * 100, ownCPU = (cpuSeconds() - own0) / wall * 100
         for c in clients { await c.close() }
         let worstLatency = turns.map(\.latency).max() ?? 0
         let worstStretch = turns.map { $0.arrivalSeconds / max(0.001, $0.replySeconds - 0.04) }.max() ?? 0
         let heard = turns.filter { $0.heard == "what time is it" }.count
         let behind = turns.contains { $0.arrivalSeconds > ($0.replySeconds - 0.04) * 1.05 + 0.1 } || worstLatency > 1.0
-        print(String(format: "# %3d sessions: worst end→first audio %6.0f ms, worst arrival/length %.3f, heard right %d of %d, server RSS %.0f MB (%.0f idle)%@",
-                     n, worstLatency * 1000, worstStretch, heard, n, rss, idleMB, behind ? "  ← behind real time" : ""))
+        print(String(format: "# %3d sessions: worst end→first audio %6.0f ms, worst arrival/length %.3f, heard right %d of %d, server CPU %3.0f %%, bench CPU %3.0f %%, server RSS %.0f MB (%.0f idle)%@",
+                     n, worstLatency * 1000, worstStretch, heard, n, serverCPU, ownCPU, rss, idleMB, behind ? "  ← behind real time" : ""))
         if behind { break }
         held = n
         n = n < 4 ? n * 2 : n + 4

@@ -56,17 +56,60 @@ public final class Synthesizer: @unchecked Sendable {
     private var nativeRate: Int32 = 0
     private var initError: String?
     private var currentVoice: EspeakVoice?
+    /// Recent syntheses by text, voice and rate, most recent last (see `speak`). Touched only on `queue`.
+    private var cache: [(key: CacheKey, speech: SpokenText)] = []
+    private var cachedSamples = 0
+    /// Bounds of the cache: entries, and samples held in all (8 MB of 16-bit audio).
+    public static let cacheEntries = 64
+    public static let cacheSamples = 4_000_000
+    private var hits = 0, misses = 0
+
+    private struct CacheKey: Hashable {
+        var text: String
+        var voice: EspeakVoice
+        var rate: Int
+    }
 
     private init() {}
+
+    /// Whether this synthesis is held in the cache now (tests).
+    public func isCached(_ text: String, voice: EspeakVoice, rate: Int = 24000) async -> Bool {
+        (try? await onQueue { self.cache.contains { $0.key == CacheKey(text: text, voice: voice, rate: rate) } }) ?? false
+    }
+
+    /// Syntheses served from the cache, and made (tests, benchmarks).
+    public func cacheCounts() async -> (hits: Int, misses: Int) {
+        (try? await onQueue { (self.hits, self.misses) }) ?? (0, 0)
+    }
 
     /// Starts espeak-ng now (otherwise the first `speak` does it).
     public func prepare() async throws {
         try await onQueue { try self.initialize() }
     }
 
-    /// Speaks `text` with `voice`, resampled to `rate` (speexdsp).
+    /// Speaks `text` with `voice`, resampled to `rate` (speexdsp). The same text in the same voice
+    /// and rate is served from a bounded cache of recent syntheses (least recently used out), so a
+    /// reply many sessions say ("It is 9:41 AM.") is synthesised once and never waits in the
+    /// queue behind the others: espeak-ng is one serial queue for the whole process.
     public func speak(_ text: String, voice: EspeakVoice, rate: Int = 24000) async throws -> SpokenText {
-        try await onQueue { try self.synthesize(text, voice: voice, rate: rate) }
+        try await onQueue {
+            let key = CacheKey(text: text, voice: voice, rate: rate)
+            if let i = self.cache.firstIndex(where: { $0.key == key }) {
+                let hit = self.cache.remove(at: i)
+                self.cache.append(hit)
+                self.hits += 1
+                return hit.speech
+            }
+            let s = try self.synthesize(text, voice: voice, rate: rate)
+            self.misses += 1
+            guard s.samples.count <= Self.cacheSamples / 4 else { return s }
+            self.cache.append((key, s))
+            self.cachedSamples += s.samples.count
+            while self.cache.count > Self.cacheEntries || self.cachedSamples > Self.cacheSamples {
+                self.cachedSamples -= self.cache.removeFirst().speech.samples.count
+            }
+            return s
+        }
     }
 
     private func onQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

@@ -47,6 +47,20 @@ import Testing
         #expect(VoiceMap.voice(name: "Enceladus", languageCode: nil).name.hasPrefix("en-us+m"))
     }
 
+    @Test func aRepeatedReplyComesFromTheBoundedCache() async throws {
+        let voice = EspeakVoice(name: "en-us+m4", rate: 171, pitch: 47)   // a key no other test uses
+        let before = await Synthesizer.shared.cacheCounts()
+        let a = try await Synthesizer.shared.speak("The cache test sentence.", voice: voice)
+        let b = try await Synthesizer.shared.speak("The cache test sentence.", voice: voice)
+        let after = await Synthesizer.shared.cacheCounts()
+        #expect(a.samples == b.samples && a.words == b.words)
+        #expect(after.hits >= before.hits + 1 && after.misses >= before.misses + 1)
+        // Bounded: more distinct sentences than entries leave at most `cacheEntries` held.
+        for i in 0..<(Synthesizer.cacheEntries + 4) { _ = try await Synthesizer.shared.speak("number \(i)", voice: voice) }
+        #expect(await !Synthesizer.shared.isCached("The cache test sentence.", voice: voice), "the oldest entry was evicted")
+        #expect(await Synthesizer.shared.isCached("number \(Synthesizer.cacheEntries + 3)", voice: voice))
+    }
+
     @Test func differentVoicesSoundDifferent() async throws {
         let a = try await Synthesizer.shared.speak("good morning", voice: VoiceMap.voice(name: "Puck", languageCode: nil))
         let b = try await Synthesizer.shared.speak("good morning", voice: VoiceMap.voice(name: "Kore", languageCode: nil))
