@@ -1,4 +1,5 @@
 import Foundation
+import Speech
 import HTTPTypes
 import NIOCore
 
@@ -56,11 +57,19 @@ public final class ConnectionGate: @unchecked Sendable {
     private var counted: Set<ObjectIdentifier> = []
 
     func tcpClosed(_ id: ObjectIdentifier) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
         if counted.remove(id) != nil { tcp = max(0, tcp - 1) }
         upgraded.remove(id)
         waiting[id] = nil
+        // The last connection went: the heap a load left behind goes back to the system (glibc
+        // keeps it otherwise, and RSS would stay at the load's peak). At most once a second.
+        let now = ContinuousClock.now
+        let trim = tcp == 0 && now - lastTrim > .seconds(1)
+        if trim { lastTrim = now }
+        lock.unlock()
+        if trim { RecognizerPool.returnFreedMemory() }
     }
+    private var lastTrim = ContinuousClock.now - .seconds(10)
 
     /// The channel passed its WebSocket upgrade: the pre-upgrade deadline no longer applies, and
     /// it is no longer evicted to make room.

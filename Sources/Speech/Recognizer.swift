@@ -364,7 +364,8 @@ public final class RecognizerPool: @unchecked Sendable {
         #endif
     }()
 
-    private static func returnFreedMemory() { _ = mallocTrim?(0) }
+    /// Gives freed heap back to the system (glibc's `malloc_trim`; nothing elsewhere).
+    public static func returnFreedMemory() { _ = mallocTrim?(0) }
 
     /// Spares held now, by kind (tests).
     public var spareCounts: (grammar: Int, languageModel: Int) {
