@@ -62,14 +62,26 @@ public final class ConnectionGate: @unchecked Sendable {
         upgraded.remove(id)
         waiting[id] = nil
         // The last connection went: the heap a load left behind goes back to the system (glibc
-        // keeps it otherwise, and RSS would stay at the load's peak). At most once a second.
+        // keeps it otherwise, and RSS would stay at the load's peak): now (at most every 200 ms),
+        // and again 2 and 5 s later, coalesced (sessions' tasks and buffers are freed a little
+        // after their sockets close).
         let now = ContinuousClock.now
-        let trim = tcp == 0 && now - lastTrim > .seconds(1)
-        if trim { lastTrim = now }
+        let trimNow = tcp == 0 && now - lastTrim > .milliseconds(200)
+        if trimNow { lastTrim = now }
+        let schedule = tcp == 0 && !trimScheduled
+        if schedule { trimScheduled = true }
         lock.unlock()
-        if trim { RecognizerPool.returnFreedMemory() }
+        if trimNow { RecognizerPool.returnFreedMemory() }
+        if schedule {
+            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { RecognizerPool.returnFreedMemory() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { [weak self] in
+                self?.lock.withLock { self?.trimScheduled = false }
+                RecognizerPool.returnFreedMemory()
+            }
+        }
     }
-    private var lastTrim = ContinuousClock.now - .seconds(10)
+    private var trimScheduled = false   // guarded by `lock`
+    private var lastTrim = ContinuousClock.now - .seconds(10)   // guarded by `lock`
 
     /// The channel passed its WebSocket upgrade: the pre-upgrade deadline no longer applies, and
     /// it is no longer evicted to make room.
