@@ -268,6 +268,13 @@ final class Conversation {
         } else {
             await bridge?.finish()  // line mode: let the last reply finish playing
         }
+        if let s = bridge?.device.stats() {
+            // Every bounded audio queue's drops, in the log (a starved microphone consumer shows here).
+            let line = "audio at the end: \(s.captureChunks) microphone chunks, \(s.captureDropped) dropped; "
+                + "\(s.playbackUnderruns) underruns, \(s.playbackDroppedSamples) samples refused; "
+                + "\(s.purges) purges, \(s.ducks) ducks; prebuffer \(s.prebufferMs) ms"
+            logger.info("\(line)")
+        }
         approvals.refuseAll()
         await session.quit()   // bounded by the close deadline
         // The last events (the last turn, CLOSED) reach the face and the files before they close.
