@@ -19,16 +19,6 @@ import WebSocketTransport
         return (line.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0) / 1024
     }
 
-    static func silentSocket(port: Int) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        return fd
-    }
 
     static func encoded(_ m: ClientMessage) -> Data { (try? LiveCoder.encode(m)) ?? Data() }
 
@@ -78,7 +68,7 @@ import WebSocketTransport
         try await Self.converse(h, "before the load")   // warms the server up
         let before = Self.residentMB(serve.processIdentifier)
 
-        var fds = (0..<300).map { _ in Self.silentSocket(port: port) }
+        var fds = (0..<300).map { _ in silentLoopbackSocket(port: port) }
         defer { fds.forEach { close($0) } }
         var opened: [AbuseActiveSession] = []
         for _ in 0..<50 { opened.append(try await AbuseActiveSession(h)) }

@@ -197,21 +197,10 @@ final class Box: @unchecked Sendable {
         await a.quit()
     }
 
-    /// A TCP connection to 127.0.0.1:port that never sends a byte (a file descriptor, closed by the caller).
-    func silentSocket(port: Int) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        return fd
-    }
 
     @Test func testR6_silentSocketsCannotLockOutRealClients() async throws {
         let h = try await EmulatorHarness.start { $0.maxConnections = 2; $0.speech = .tones }
-        let fds = (0..<40).map { _ in silentSocket(port: h.port) }
+        let fds = (0..<40).map { _ in silentLoopbackSocket(port: h.port) }
         defer { fds.forEach { close($0) } }
         let gate = h.server.gate
         try await EventRecorder().wait(for: "nothing") { _ in true }

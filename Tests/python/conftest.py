@@ -82,3 +82,17 @@ def echo_path():
     subprocess.run([script, "on", "50", "-6"], check=True, capture_output=True)
     yield
     subprocess.run([script, "off"], capture_output=True)
+
+
+@pytest.fixture
+def ui(tmp_path):
+    """Full-screen clients in tmux (`ui(args=…)` makes one); all closed at the end of the test."""
+    from helpers import Tmux
+    sessions = []
+    def make(**kw):
+        t = Tmux(tmp_path, **kw)
+        sessions.append(t)
+        return t
+    yield make
+    for t in sessions:
+        t.close()

@@ -329,18 +329,6 @@ def test_no_server_outlives_livetalk(tmp_path, repo, how):
 tmux_only = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (scripts/setup installs it)")
 
 
-@pytest.fixture
-def ui(tmp_path):
-    sessions = []
-    def make(**kw):
-        t = Tmux(tmp_path, **kw)
-        sessions.append(t)
-        return t
-    yield make
-    for t in sessions:
-        t.close()
-
-
 @tmux_only
 def test_screen_tool_pane_allow_prompt_refusal_and_quit(ui, tmp_path, repo):
     config, marks = write_config(tmp_path, git_repo=repo, test=True, test_allow=[])

@@ -13,18 +13,6 @@ from helpers import Tmux, pane_text  # noqa: F401 (re-exported for older imports
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (scripts/setup installs it)")
 
 
-@pytest.fixture
-def ui(tmp_path):
-    sessions = []
-    def make(**kw):
-        t = Tmux(tmp_path, **kw)
-        sessions.append(t)
-        return t
-    yield make
-    for t in sessions:
-        t.close()
-
-
 def test_conversation_tool_barge_in_reset_disconnect_quit(ui):
     t = ui()
     screen = t.wait_for("● CONNECTED")

@@ -34,18 +34,6 @@ def blackhole_port():
         c.close()
 
 
-@pytest.fixture
-def ui(tmp_path):
-    sessions = []
-    def make(**kw):
-        t = Tmux(tmp_path, **kw)
-        sessions.append(t)
-        return t
-    yield make
-    for t in sessions:
-        t.close()
-
-
 def alternate_on(t):
     return subprocess.run(t.cmd("display-message", "-p", "-t", t.name, "#{alternate_on}"),
                           capture_output=True, text=True).stdout.strip()
