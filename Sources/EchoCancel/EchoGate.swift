@@ -15,7 +15,8 @@ import Foundation
 /// starting at 0 dB (the echo as loud as what was played), rising 1 dB per chunk with a louder echo
 /// and falling 5 dB a second as the canceller converges; and likewise `rawEchoReturnDB`, the echo before
 /// the canceller. Two chunks in a row more than `marginDB` above the first estimate, more than
-/// `rawMarginDB` above the second (before the canceller), and above `minSpeechDBFS`, are the user. With no playback (the speaker below `quietDBFS`)
+/// `rawMarginDB` above the second (before the canceller), not cut by the canceller by more than
+/// `maxCancelledDB`, and above `minSpeechDBFS`, are the user. With no playback (the speaker below `quietDBFS`)
 /// every chunk passes untouched. Pure: time comes in as a value.
 public struct EchoGate: Sendable {
     public var windowMs = 400
@@ -29,6 +30,9 @@ public struct EchoGate: Sendable {
     public var minSpeechDBFS = -45.0
     /// How fast the echo estimate rises with a louder echo (1 dB per chunk).
     public var riseDBPerChunk = 1.0
+    /// How fast it rises with a chunk that looks like the user to the canceller (above its residue,
+    /// not cut) but not loud enough over the raw echo to open the gate (0.2 dB per chunk).
+    public var doubtfulRiseDBPerChunk = 0.2
     /// Loud chunks in a row that open the gate (2: 40 ms of the user's voice; the first is lost).
     public var openAfterChunks = 2
     private var loudRun = 0
@@ -50,6 +54,13 @@ public struct EchoGate: Sendable {
     public private(set) var rawEchoReturnDB = 0.0
     /// How far above that raw echo the user must be (a double-talk detector, as Geigel's).
     public var rawMarginDB = 4.0
+    /// The most the canceller may have taken out of a chunk that is the user (raw level minus
+    /// processed level). The canceller cannot cancel the user's voice, so a chunk it cut by more
+    /// than this is its own echo, however loud the residue: under CPU load the canceller's residue
+    /// comes in bursts 10–15 dB above its converged level while it still removes 15–18 dB, and two
+    /// such chunks in a row opened the gate at the start of a reply (the model heard its own "You"
+    /// and answered it). The user over the model measured 1–10 dB here (`LIVETALK_ECHO_TRACE`).
+    public var maxCancelledDB = 12.0
     public private(set) var gatedChunks = 0
     public private(set) var passedChunks = 0
     /// The reference frames of the last `windowMs`, newest last; bound: `maxFrames`.
@@ -91,18 +102,20 @@ public struct EchoGate: Sendable {
         guard speaker > quietDBFS, !samples.isEmpty else { return samples }
         let level = max(Self.floorDB, Self.dBFS(samples[...]))
         let ratio = level - speaker
-        let rawRatio = raw.map { max(Self.floorDB, Self.dBFS($0[...])) - speaker }
+        let rawLevel = raw.map { max(Self.floorDB, Self.dBFS($0[...])) }
+        let rawRatio = rawLevel.map { $0 - speaker }
         lastSpeakerDBFS = speaker
         // The user: clearly above what the canceller leaves, and (before the canceller) clearly above
         // the echo the speaker makes — a burst of residue from a disturbed filter is neither.
         let aboveResidue = ratio > echoReturnDB + marginDB
         let aboveEcho = rawRatio.map { $0 > rawEchoReturnDB + rawMarginDB } ?? true
+        let uncancelled = rawLevel.map { $0 - level < maxCancelledDB } ?? true
         if tracing {
-            lastTrace = String(format: "mic %.0f spk %.1f lvl %.1f ratio %.1f raw %.1f est %.1f rawest %.1f res %d echo %d hold %d",
+            lastTrace = String(format: "mic %.0f spk %.1f lvl %.1f ratio %.1f raw %.1f est %.1f rawest %.1f res %d echo %d unc %d hold %d",
                                now, speaker, level, ratio, rawRatio ?? .nan, echoReturnDB, rawEchoReturnDB,
-                               aboveResidue ? 1 : 0, aboveEcho ? 1 : 0, now < holdUntilMs ? 1 : 0)
+                               aboveResidue ? 1 : 0, aboveEcho ? 1 : 0, uncancelled ? 1 : 0, now < holdUntilMs ? 1 : 0)
         }
-        if aboveResidue, aboveEcho, level > minSpeechDBFS {
+        if aboveResidue, aboveEcho, uncancelled, level > minSpeechDBFS {
             echoReturnDB = min(10, echoReturnDB + 0.05)   // a changed echo path is followed, slowly
             loudRun += 1
             // Speech lasts: one loud chunk alone opens nothing.
@@ -120,8 +133,13 @@ public struct EchoGate: Sendable {
             return gated(samples)
         }
         loudRun = 0
-        echoReturnDB = track(echoReturnDB, ratio)
-        if let rawRatio { rawEchoReturnDB = track(rawEchoReturnDB, rawRatio) }
+        // A chunk the canceller could not cut and that stands above its residue sounds like the
+        // user to it, even though it is not (yet) loud enough over the raw echo: learn from it only
+        // slowly. Learning at full speed let the first syllable of a barge-in (5 dB over the
+        // path's echo) raise the raw estimate 1 dB a chunk until the user could no longer clear it.
+        let rise = aboveResidue && uncancelled ? doubtfulRiseDBPerChunk : riseDBPerChunk
+        echoReturnDB = track(echoReturnDB, ratio, rise: rise)
+        if let rawRatio { rawEchoReturnDB = track(rawEchoReturnDB, rawRatio, rise: rise) }
         if now < holdUntilMs {   // the tail of the user's words
             passedChunks += 1
             return samples
@@ -140,8 +158,8 @@ public struct EchoGate: Sendable {
 
     /// The loudest recent echo: up by at most `riseDBPerChunk` (a voice that swells within the
     /// margin must not teach the gate that it is echo), down by `decayDBPerChunk`.
-    private func track(_ estimate: Double, _ ratio: Double) -> Double {
-        let step = ratio > estimate ? min(ratio - estimate, riseDBPerChunk) : -decayDBPerChunk
+    private func track(_ estimate: Double, _ ratio: Double, rise: Double) -> Double {
+        let step = ratio > estimate ? min(ratio - estimate, rise) : -decayDBPerChunk
         return max(-80, min(10, estimate + step))
     }
 

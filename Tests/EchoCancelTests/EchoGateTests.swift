@@ -56,6 +56,37 @@ struct EchoGateTests {
         #expect(g.releasedChunks == 1)
     }
 
+    /// What `LIVETALK_ECHO_TRACE` showed under CPU load at the start of a reply: a run of residue
+    /// 10–15 dB above the converged level, with the raw echo at the loudest the path gives, while
+    /// the canceller still took 16 dB out of every chunk. That is echo, not the user: before
+    /// `maxCancelledDB`, two such chunks opened the gate and the model answered its own first word.
+    @Test func aResidueBurstTheCancellerStillCutsDeepIsEcho() {
+        var g = EchoGate()
+        _ = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.5 * 0.015), self.tone(0.5 * 0.2)) }, steps: 0..<200)
+        let burst = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.5 * 0.5 * 0.16), self.tone(0.5 * 0.5)) }, steps: 200..<206)
+        #expect(burst.allSatisfy { $0.allSatisfy { $0 == 0 } }, "a deep-cancelled burst passed the gate")
+        #expect(g.releasedChunks == 0)
+        // The user, whom the canceller cannot cut, still opens it at once.
+        let user = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.4), self.tone(0.6)) }, steps: 206..<209)
+        #expect(user[1].count == 4 * 320)
+        #expect(g.releasedChunks == 1)
+    }
+
+    /// A user who starts softly (a first syllable 3 dB over the path's echo, not enough to open)
+    /// and then speaks up (5 dB over it) must get through: the soft syllable must not teach the gate
+    /// that the echo is that loud (it did, 1 dB a chunk, and the gate then ran ahead of the user).
+    @Test func aSoftFirstSyllableDoesNotRaiseTheBarForTheNextOne() {
+        var g = EchoGate()
+        func amp(_ dBOverSpeaker: Double) -> Double { 0.5 * pow(10, dBOverSpeaker / 20) }
+        _ = run(&g, speaker: 0.5, mic: { _ in (self.tone(0.5 * 0.004), self.tone(amp(-8))) }, steps: 0..<200)
+        let soft = run(&g, speaker: 0.5, mic: { _ in (self.tone(amp(-5)), self.tone(amp(-5))) }, steps: 200..<204)
+        #expect(g.releasedChunks == 0 && soft.allSatisfy { $0.allSatisfy { $0 == 0 } })
+        let louder = run(&g, speaker: 0.5, mic: { _ in (self.tone(amp(-3)), self.tone(amp(-3))) }, steps: 204..<207)
+        #expect(g.releasedChunks == 1, "the louder syllable did not open the gate (raw estimate \(g.rawEchoReturnDB) dB)")
+        let passedThrough = louder[2] == tone(amp(-3))
+        #expect(passedThrough, "the louder syllable is not passed through")
+    }
+
     /// Twenty barge-ins on one connection, as `livetalk-bench echo` makes them: 3 s of the model
     /// alone, then the user's syllables (loud, then quiet) over it while the speaker is ducked
     /// 24 dB, then 1 s of silence (the purged turn). What the gate learns during one barge-in must
