@@ -135,6 +135,7 @@ struct EchoBench: AsyncParsableCommand {
         let input = Pipe(), output = Pipe()
         (p.standardInput, p.standardOutput, p.standardError) = (input, output, FileHandle.nullDevice)
         try p.run()
+        BenchChildren.shared.track(p)
         let reader = PipeReader(output.fileHandleForReading)
         guard reader.wait(for: "[state] CONNECTED", timeout: 30) else {
             stopProcess(p)

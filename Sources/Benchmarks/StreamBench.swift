@@ -210,6 +210,7 @@ func measureStreamClient(executable: URL, arguments: [String], environment: [Str
     p.standardOutput = output
     p.standardError = errors
     try p.run()
+    BenchChildren.shared.track(p)
     let out = PipeReader(output.fileHandleForReading), err = PipeReader(errors.fileHandleForReading, limit: 64 << 10)
     func fail(_ what: String) -> BenchError {
         stopProcess(p, bound: 5)

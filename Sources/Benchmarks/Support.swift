@@ -175,6 +175,7 @@ func startEmulator(_ arguments: [String] = [], bound: Double = 15) throws -> (Pr
     p.standardOutput = out
     p.standardInput = FileHandle.nullDevice
     try p.run()
+    BenchChildren.shared.track(p)
     let reader = PipeReader(out.fileHandleForReading)
     guard reader.wait(for: "listening on", timeout: bound * 2) else {
         p.terminate()
@@ -190,8 +191,42 @@ func startEmulator(_ arguments: [String] = [], bound: Double = 15) throws -> (Pr
     return (p, port)
 }
 
+/// The long-lived children of the bench (emulators, clients), stopped if the bench is interrupted.
+/// Foundation starts each child in a process group of its own, so a signal to the bench's group
+/// (Ctrl-C, `timeout`) does not reach them: an `echo` bench cut short by `timeout` left its
+/// `livetalk serve` running. The first child tracked installs SIGINT/SIGTERM/SIGHUP handlers
+/// that SIGTERM every tracked child and exit 128+signal. Bound: only running children are kept.
+final class BenchChildren: @unchecked Sendable {
+    static let shared = BenchChildren()
+    private let lock = NSLock()
+    private var pids: Set<Int32> = []
+    private var sources: [any DispatchSourceSignal] = []
+
+    func track(_ p: Process) {
+        lock.withLock {
+            pids.insert(p.processIdentifier)
+            guard sources.isEmpty else { return }
+            for sig in [SIGINT, SIGTERM, SIGHUP] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler { [self] in
+                    let running = lock.withLock { pids }
+                    for pid in running { kill(pid, SIGTERM) }
+                    note("interrupted (signal \(sig)): stopped \(running.count) child process(es)")
+                    exit(128 + sig)
+                }
+                source.resume()
+                sources.append(source)
+            }
+        }
+    }
+
+    func forget(_ p: Process) { _ = lock.withLock { pids.remove(p.processIdentifier) } }
+}
+
 /// SIGTERM, then SIGKILL if it has not exited within `bound` seconds.
 func stopProcess(_ p: Process, bound: Double = 15) {
+    defer { BenchChildren.shared.forget(p) }
     guard p.isRunning else { return }
     p.terminate()
     let deadline = Date() + bound
