@@ -71,7 +71,7 @@ struct LimitsTests {
                       ("audio/pcm;rate=7999", nil), ("audio/pcm;rate=48001", nil), ("audio/pcm;rate=", nil),
                       ("audio/pcm;rate=99999999999999999999999", nil)] as [(String, Int?)])
     func testR4_audioRateTable(_ c: (String, Int?)) {
-        #expect(EmulatorBrain.audioRate(mimeType: c.0) == c.1, "\(c.0)")
+        #expect(TurnMachine.audioRate(mimeType: c.0) == c.1, "\(c.0)")
     }
 
     @Test func testR4_audioRateOutside8to48kHzCloses1007() async {
@@ -233,11 +233,11 @@ struct LimitsTests {
 
     @Test func testR7_speechPiecesAreBoundedAndKeepEveryWord() {
         let text = (0..<400).map { $0 % 17 == 0 ? "end\($0)." : "w\($0)" }.joined(separator: " ")
-        let pieces = EmulatorBrain.speechPieces(text)
+        let pieces = ReplyStreamer.speechPieces(text)
         #expect(pieces.joined(separator: " ") == text)
-        #expect(pieces.allSatisfy { $0.count <= EmulatorBrain.pieceCharacters })
-        #expect(EmulatorBrain.speechPieces("Hello! I am the offline emulator. How can I help?").count == 1, "short replies are one piece")
-        #expect(EmulatorBrain.speechPieces(String(repeating: "x", count: 1000)).count == 1, "a long word stays whole")
+        #expect(pieces.allSatisfy { $0.count <= ReplyStreamer.pieceCharacters })
+        #expect(ReplyStreamer.speechPieces("Hello! I am the offline emulator. How can I help?").count == 1, "short replies are one piece")
+        #expect(ReplyStreamer.speechPieces(String(repeating: "x", count: 1000)).count == 1, "a long word stays whole")
     }
 
     // MARK: R8
