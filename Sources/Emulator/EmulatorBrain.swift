@@ -57,7 +57,7 @@ public actor EmulatorBrain {
         self.auth = auth
         self.apiVersion = apiVersion
         self.engines = engines ?? .forOptions(options, shared: shared)
-        self.machine = TurnMachine(options: options, isVertex: isVertex, seed: UInt64.random(in: 0...UInt64.max),
+        self.machine = TurnMachine(options: options, isVertex: isVertex, startedAt: Date(), seed: UInt64.random(in: 0...UInt64.max),
                                    imageSize: { JPEGFrame.size(of: $0).map { ($0.width, $0.height) } })
         self.opened = clock.now
     }

@@ -183,6 +183,7 @@ public struct TurnMachine: Sendable {
 
     public let options: EmulatorOptions
     public let isVertex: Bool
+    private let startedAt: Date
     /// Reads an image's size from its bytes (JPEG header); nil when unreadable.
     private let imageSize: @Sendable (Data) -> (width: Int, height: Int)?
 
@@ -253,9 +254,12 @@ public struct TurnMachine: Sendable {
     /// The utterance being recognised.
     public private(set) var hearing: Int?
 
-    public init(options: EmulatorOptions, isVertex: Bool = false, seed: UInt64,
+    /// `startedAt` is the wall-clock time at clock value zero (the offline agent tells the time
+    /// of day from it); `seed` makes the handles' random part; `imageSize` reads an image's size.
+    public init(options: EmulatorOptions, isVertex: Bool = false, startedAt: Date, seed: UInt64,
                 imageSize: @escaping @Sendable (Data) -> (width: Int, height: Int)?) {
         self.options = options
+        self.startedAt = startedAt
         self.isVertex = isVertex
         self.random = seed
         self.imageSize = imageSize
@@ -619,6 +623,9 @@ public struct TurnMachine: Sendable {
     }
 
     /// The input goes into the history now, so every snapshot from here on holds it.
+    /// Wall-clock time now.
+    private var wallClock: Date { startedAt.addingTimeInterval(now.seconds) }
+
     private mutating func startTurn(_ input: PendingInput, index: Int) {
         switch input {
         case .user(let text): remember(HistoryEntry(.user, text))
@@ -651,7 +658,7 @@ public struct TurnMachine: Sendable {
                 return
             }
             reply(OfflineAgent.reply(to: text, history: history.dropLast(), toolResults: [], startedInBackground: [],
-                                     declarations: setup.functionDeclarations), grounding: nil)
+                                     declarations: setup.functionDeclarations, now: wallClock), grounding: nil)
         case .toolResult(let name, let result):
             reply(OfflineAgent.toolSentence(name: name, result: result), grounding: nil)
         }
@@ -690,7 +697,8 @@ public struct TurnMachine: Sendable {
             return
         }
         reply(OfflineAgent.reply(to: text, history: history.dropLast(), toolResults: results,
-                                 startedInBackground: background, declarations: setup.functionDeclarations), grounding: nil)
+                                 startedInBackground: background, declarations: setup.functionDeclarations,
+                                 now: wallClock), grounding: nil)
     }
 
     /// The running turn's reply is known: it is spoken.
