@@ -114,7 +114,7 @@ public actor EmulatorBrain {
             return await SetupAdmission.check(setup, auth: auth, apiVersion: apiVersion, shared: shared)
         case .fireStartFaults(let planned):
             var fired: Set<TurnMachine.StartFault> = []
-            for f in planned where await shared.fireOnce(Self.faultName(f)) { fired.insert(f) }
+            for f in planned where await shared.fireOnce(f.rawValue) { fired.insert(f) }
             return .startFaults(fired)
         case .reserveCallNumbers(let count, let turn):
             var numbers: [Int] = []
@@ -228,16 +228,6 @@ public actor EmulatorBrain {
     }
 
     // MARK: bookkeeping
-
-    static func faultName(_ f: TurnMachine.StartFault) -> String {
-        switch f {
-        case .garbageFrame: "garbageFrame"
-        case .unknownMessage: "unknownMessage"
-        case .oversizeFrame: "oversizeFrame"
-        case .dropAfter: "dropAfter"
-        case .closeCode: "closeCode"
-        }
-    }
 
     static func apply(_ t: TurnMachine.Tally, to s: inout EmulatorState.Stats) {
         switch t {
