@@ -1,7 +1,7 @@
 import Foundation
 import LiveProtocol
 
-/// What a client sends, read as the emulator reads it (`EmulatorBrain.receive`): tolerant
+/// What a client sends, read as the emulator reads it (`TurnMachine`, on `received`): tolerant
 /// decoding (snake_case keys, URL-safe base64). Whatever decodes is re-encoded, as the
 /// emulator's transcripts and tests do.
 enum ClientMessageFuzz {

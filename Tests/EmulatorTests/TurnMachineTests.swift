@@ -492,3 +492,41 @@ struct TurnMachineTests {
         #expect(r.advance(by: .seconds(3600)).isEmpty, "no timer acts after the end")
     }
 }
+
+/// The actor side of the seams: `EmulatorBrain` with injected engines (the real ones are
+/// exercised by EmulatorSpeechTests and the SDK tests over sockets).
+struct EmulatorBrainSeamTests {
+    struct FixedWords: SpeechListening {
+        func begin(_ context: TurnMachine.ListenContext,
+                   onPartial: @escaping @Sendable (String) -> Void) async -> (any HeardUtterance)? {
+            onPartial("my name")
+            return Utterance()
+        }
+    }
+    struct Utterance: HeardUtterance {
+        func feed(_ samples: [Int16]) {}
+        func finish() async -> (text: String, remainder: String) { ("my name is ada", " is ada") }
+        func cancel() {}
+    }
+
+    @Test func theBrainHearsAndSpeaksThroughItsEngines() async throws {
+        var o = EmulatorOptions()
+        o.speech = .espeak   // the machine asks to listen; the engines below answer
+        let c = Collector()
+        let b = EmulatorBrain(options: o, shared: EmulatorState(), output: c,
+                              engines: SpeechEngines(synthesizer: ToneSynthesis(charactersPerSecond: 200), listener: FixedWords()))
+        var s = Setup(model: "models/gemini-x", generationConfig: GenerationConfig(responseModalities: [.audio]),
+                      realtimeInputConfig: RealtimeInputConfig(automaticActivityDetection: .init(disabled: true)),
+                      inputAudioTranscription: AudioTranscriptionConfig())
+        s.outputAudioTranscription = AudioTranscriptionConfig()
+        await b.receive(encoded(.setup(s)))
+        await b.receive(encoded(.realtimeInput(.activityStart)))
+        await b.receive(audioMessage(tone(seconds: 0.5)))
+        await b.receive(encoded(.realtimeInput(.activityEnd)))
+        try await eventually("the reply to be spoken") { await c.turnsCompleted == 1 }
+        let input = await c.contents.compactMap(\.inputTranscription).map { ($0.text ?? "", $0.finished == true) }
+        #expect(input.map(\.0) == ["my name", " is ada"] && input.map(\.1) == [false, true], "\(input)")
+        #expect(await c.said == "Nice to meet you, Ada.")
+        await b.connectionClosed()
+    }
+}
