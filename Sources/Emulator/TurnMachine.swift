@@ -94,12 +94,8 @@ public struct TurnMachine: Sendable {
     private var pendingCalls: [String: PendingCall] = [:]
 
     // Audio input.
-    private var vad: EnergyVAD?
-    private var activityOpen = false
-    private var utteranceSamples = 0
-    /// The last 300 ms before speech starts: the VAD commits a start after the first voiced frames.
-    private var preRoll: [Int16] = []
-    static let preRollSamples = 4800
+    /// Where utterances start and end (set up with the setup).
+    private var detector: UtteranceDetector?
     private var utteranceCounter = 0
     /// The utterance being recognised.
     public private(set) var hearing: Int?
@@ -229,12 +225,7 @@ public struct TurnMachine: Sendable {
         out.append(.tally(.setup))
         let s = a.setup
         setup = s
-        if s.automaticActivityDetection {
-            let aad = s.realtimeInputConfig?.automaticActivityDetection
-            vad = EnergyVAD(highStartSensitivity: aad?.startOfSpeechSensitivity != .low,
-                            highEndSensitivity: aad?.endOfSpeechSensitivity != .low,
-                            prefixPaddingMs: aad?.prefixPaddingMs, silenceDurationMs: aad?.silenceDurationMs)
-        }
+        detector = UtteranceDetector(setup: s, maxUtterance: options.maxUtterance)
         phase = .live
         send(ServerMessage(.setupComplete(SetupComplete(sessionId: isVertex ? "emu-session-\(session)" : nil))))
         issueHandle()
@@ -301,20 +292,13 @@ public struct TurnMachine: Sendable {
         if let text = r.text {
             userInput(capped(text), index: messageIndex)
         }
+        guard let automatic = detector?.isAutomatic else { return }
         if r.activityStart != nil || r.activityEnd != nil {
-            guard !setup.automaticActivityDetection else {
+            guard !automatic else {
                 return close(1007, "Request contains an invalid argument.")
             }
-            if r.activityStart != nil {
-                activityOpen = true
-                utteranceSamples = 0
-                beginHearing()
-                bargeIn()
-            }
-            if r.activityEnd != nil, activityOpen {
-                activityOpen = false
-                utteranceEnded(seconds: Double(utteranceSamples) / 16000)
-            }
+            if r.activityStart != nil { detect { $0.activityStart() } }
+            if r.activityEnd != nil { detect { $0.activityEnd() } }
         }
         if let blob = r.audioBlob {
             // R4: the rate decides how much the resampler allocates; outside 8–48 kHz it is refused.
@@ -324,45 +308,32 @@ public struct TurnMachine: Sendable {
             }
             var samples = PCM.samples(blob.data)
             if rate != 16000 { samples = Resampler.resample(samples, from: rate, to: 16000) }
-            audio(samples)
+            detect { $0.audio(samples) }
         }
-        if r.audioStreamEnd == true, var v = vad {
-            let events = v.flush()
-            vad = v
-            for e in events { vadEvent(e) }
-        }
+        if r.audioStreamEnd == true { detect { $0.streamEnd() } }
     }
 
-    /// 16 kHz audio: under automatic detection the VAD decides where utterances start and end;
-    /// with push-to-talk only audio between activityStart and activityEnd is heard.
-    private mutating func audio(_ samples: [Int16]) {
-        let maxSamples = Self.samples(options.maxUtterance)
-        if var v = vad {
-            if let h = hearing {
-                out.append(.hear(utterance: h, samples))
-            } else {
-                preRoll.append(contentsOf: samples)
-                if preRoll.count > Self.preRollSamples { preRoll.removeFirst(preRoll.count - Self.preRollSamples) }
-            }
-            let events = v.process(samples)
-            if v.inSpeech { utteranceSamples += samples.count }
-            vad = v
-            for e in events { vadEvent(e) }   // a start resets `utteranceSamples`
-            // R8: an utterance that never ends (noise, a stuck microphone) is ended at `maxUtterance`.
-            if var v = vad, v.inSpeech, utteranceSamples >= maxSamples {
-                let cut = v.endUtterance()
-                vad = v
-                out.append(.tally(.utteranceCut))
-                for e in cut { vadEvent(e) }
-            }
-        } else if activityOpen {
-            utteranceSamples += samples.count
+    /// Runs the utterance detector and acts on what it found.
+    private mutating func detect(_ step: (inout UtteranceDetector) -> [UtteranceDetector.Output]) {
+        guard var d = detector else { return }
+        let found = step(&d)
+        detector = d
+        for o in found { utterance(o) }
+    }
+
+    /// What the detector found: an utterance begins (it is heard, and cuts a reply off), goes
+    /// on, or ends.
+    private mutating func utterance(_ o: UtteranceDetector.Output) {
+        switch o {
+        case .began(let preRoll):
+            beginHearing()
+            if let h = hearing, !preRoll.isEmpty { out.append(.hear(utterance: h, preRoll)) }
+            bargeIn()
+        case .audio(let samples):
             if let h = hearing { out.append(.hear(utterance: h, samples)) }
-            if utteranceSamples >= maxSamples {
-                activityOpen = false   // the rest, until the next activityStart, is ignored
-                out.append(.tally(.utteranceCut))
-                utteranceEnded(seconds: Double(utteranceSamples) / 16000)
-            }
+        case .ended(let seconds, let cut):
+            if cut { out.append(.tally(.utteranceCut)) }
+            utteranceEnded(seconds: seconds)
         }
     }
 
@@ -373,24 +344,6 @@ public struct TurnMachine: Sendable {
         let digits = m[r.upperBound...].prefix { $0.isNumber }
         guard digits.count <= 6, let rate = Int(digits), (8000...48000).contains(rate) else { return nil }
         return rate
-    }
-
-    static func samples(_ d: Duration) -> Int {
-        let s = d.seconds
-        return s.isFinite ? Int(min(max(s, 0.1), 3600) * 16000) : 3600 * 16000
-    }
-
-    private mutating func vadEvent(_ e: EnergyVAD.Event) {
-        switch e {
-        case .speechStarted:
-            utteranceSamples = 0
-            beginHearing()
-            if let h = hearing, !preRoll.isEmpty { out.append(.hear(utterance: h, preRoll)) }
-            preRoll = []
-            bargeIn()
-        case .speechEnded(let seconds):
-            utteranceEnded(seconds: seconds)
-        }
     }
 
     /// Starts recognising an utterance (none with `--speech tones`: the utterance is then "[speech N s]").

@@ -530,3 +530,35 @@ struct EmulatorBrainSeamTests {
         await b.connectionClosed()
     }
 }
+
+/// The utterance detector alone (pure; time is the sample count).
+struct UtteranceDetectorTests {
+    static func loud(_ ms: Int) -> [Int16] { tone(seconds: Double(ms) / 1000) }
+
+    @Test func theVADStartGivesAtMost300msOfPreRollAndEndsAfterTheSilence() {
+        var s = Setup(model: "models/gemini-x")
+        s.realtimeInputConfig = RealtimeInputConfig(automaticActivityDetection: .init(silenceDurationMs: 200))
+        var d = UtteranceDetector(setup: s, maxUtterance: .seconds(30))
+        #expect(d.isAutomatic)
+        #expect(d.audio([Int16](repeating: 0, count: 16000)).isEmpty, "a second of silence")
+        let start = d.audio(Self.loud(100))
+        guard case .began(let preRoll)? = start.first else { Issue.record("\(start)"); return }
+        #expect(preRoll.count == UtteranceDetector.preRollSamples, "bounded to 300 ms")
+        #expect(d.audio(Self.loud(500)) == [.audio(Self.loud(500))])
+        #expect(d.audio([Int16](repeating: 0, count: 16 * 150)).count == 1, "150 ms of silence: still speaking")
+        let end = d.audio([Int16](repeating: 0, count: 16 * 100))
+        #expect(end.count == 2 && end.last.map { if case .ended(_, false) = $0 { true } else { false } } == true, "\(end.last as Any)")
+    }
+
+    @Test func pushToTalkCountsOnlyAudioBetweenTheMarkers() {
+        var s = Setup(model: "models/gemini-x")
+        s.realtimeInputConfig = RealtimeInputConfig(automaticActivityDetection: .init(disabled: true))
+        var d = UtteranceDetector(setup: s, maxUtterance: .seconds(30))
+        #expect(!d.isAutomatic)
+        #expect(d.audio(Self.loud(200)).isEmpty)
+        #expect(d.activityEnd().isEmpty, "an end with no start")
+        #expect(d.activityStart() == [.began(preRoll: [])])
+        _ = d.audio([Int16](repeating: 0, count: 8000))
+        #expect(d.activityEnd() == [.ended(seconds: 0.5, cut: false)], "silence counts too: the user decides")
+    }
+}
