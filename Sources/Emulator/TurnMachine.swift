@@ -7,8 +7,9 @@ import LiveProtocol
 /// out its actions (sends, timers, speech engines, the server's shared state); tests drive it
 /// with a manual clock and no socket (`TurnMachineTests`).
 ///
-/// It owns the setup's acceptance state, turn-taking (client content, text, push-to-talk
-/// activity, the energy VAD over audio, the maximum utterance), barge-in, the running turn
+/// It owns the setup's acceptance state, turn-taking (client content, text, and utterances
+/// found by its `UtteranceDetector`: push-to-talk activity or the energy VAD, the maximum
+/// utterance), barge-in, the running turn
 /// (tool calls and their responses, the reply being spoken), the queue of inputs held under
 /// NO_INTERRUPTION, resumption handles, goAway and the connection's lifetime, and the fault
 /// plan's timing. It does no I/O, starts no task and reads no clock: time comes in as `now` with
@@ -61,8 +62,8 @@ public struct TurnMachine: Sendable {
     /// The running turn: its input is in `history`, its answer is not.
     private var turn: Turn?
     /// Inputs that arrived during a reply under NO_INTERRUPTION, or results waiting for idle,
-    /// each with the index of the client message that brought it. Bounded by the client's
-    /// messages, each of which is answered in order.
+    /// each with the index of the client message that brought it, answered in order. Not
+    /// bounded (as before the split): one entry per such input, each capped at `maxTextCharacters`.
     private var queued: [(input: PendingInput, index: Int)] = []
 
     private struct Turn: Sendable {
