@@ -302,6 +302,36 @@ struct TurnMachineTests {
         #expect(done.replies.map(\.text) == ["Nice to meet you, Ada."], "the queued input starts once the reply ends")
     }
 
+    /// A search turn with thoughts on a Vertex session: the thought part goes first, the
+    /// grounding after the reply and before generationComplete; the first turnComplete of a
+    /// session goes out as a text frame, with usage (Vertex names the response count
+    /// `candidatesTokenCount`). Mirrors SearchSpeechTests and the SDK's thought/citation tests.
+    @Test func aSearchTurnWithThoughtsOnVertex() throws {
+        var r = MachineRig()
+        r.machine = TurnMachine(options: r.machine.options, isVertex: true, startedAt: Date(timeIntervalSince1970: 0), seed: 1,
+                                imageSize: { _ in nil })
+        var s = Setup(model: "models/gemini-x", generationConfig: GenerationConfig(responseModalities: [.audio]),
+                      tools: [Tool(googleSearch: EmptyObject())])
+        s.generationConfig?.thinkingConfig = ThinkingConfig(includeThoughts: true)
+        let a = r.send(.setup(s))
+        guard case .setupComplete(let done)? = a.messages.first?.payload else { Issue.record("\(a)"); return }
+        #expect(done.sessionId == "emu-session-7")
+        let turn = r.send(.realtimeInput(.text("search for coffee")))
+        #expect(turn.contents.first?.modelTurn?.parts?.first?.thought == true)
+        #expect(turn.replies.first?.text.contains("Coffee is brewed") == true, "\(turn.replies)")
+        let end = r.speakToTheEnd()
+        let order = end.contents.map { $0.groundingMetadata != nil ? "grounding" : $0.generationComplete == true ? "generationComplete"
+                                       : $0.turnComplete == true ? "turnComplete" : "?" }
+        #expect(order == ["grounding", "generationComplete", "turnComplete"])
+        let last = try #require(end.last { if case .send = $0 { true } else { false } })
+        guard case .send(let m, let asText) = last else { return }
+        #expect(asText, "the first turnComplete of a session is a text frame")
+        #expect(m.usageMetadata?.candidatesTokenCount != nil && m.usageMetadata?.responseTokenCount == nil)
+        r.send(.realtimeInput(.text("hello")))
+        let second = r.speakToTheEnd()
+        #expect(second.contains { if case .send(_, true) = $0 { true } else { false } } == false, "only the first")
+    }
+
     // MARK: tools
 
     static let clock = FunctionDeclaration(name: "get_current_time")
