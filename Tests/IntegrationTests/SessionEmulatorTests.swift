@@ -27,7 +27,10 @@ struct SessionEmulatorTests {
         let h = try await EmulatorHarness.start()
         let (s, r, _) = try await connected(h)
         await s.sendText("hello emulator")
-        try await r.wait(for: "a completed turn") { $0.completedTurns == 1 }
+        // The session reports a message's usage after its turnComplete: wait for both.
+        try await r.wait(for: "a completed turn and its usage") { ev in
+            ev.completedTurns == 1 && ev.contains { if case .usage = $0 { true } else { false } }
+        }
         let ev = await r.events
         #expect(ev.turns.map(\.text) == ["hello emulator", "Hello! I am the offline emulator. How can I help?"])
         let audio = ev.compactMap { if case .audio(let d, let rate, let t) = $0 { (d.count, rate, t) } else { nil } }
