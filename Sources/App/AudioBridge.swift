@@ -72,7 +72,7 @@ public actor AudioBridge {
                 processor.setDelay(ms: device.stats().playbackLatencyMicros / 1000 + 20)
             }
             chunksSinceDelay += 1
-            chunk.samples = processor.microphone(chunk.samples)
+            chunk.samples = processor.microphone(chunk.samples, capturedAt: chunk.capturedAt)
         }
         if localBargeIn { listenForBargeIn(chunk) }
         let outputs = gate.chunk()

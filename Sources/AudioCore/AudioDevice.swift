@@ -102,8 +102,16 @@ public protocol MicProcessor: AnyObject, Sendable {
     /// A microphone chunk at 16 kHz, processed: the same length, or longer when audio held back
     /// earlier (the start of the user's words, while an echo gate decided) comes out with it.
     func microphone(_ samples: [Int16]) -> [Int16]
+    /// The same, with when the device read the chunk (`CaptureChunk.capturedAt`), so a processor
+    /// can line it up with what was played whenever the consumer gets to it.
+    func microphone(_ samples: [Int16], capturedAt: ContinuousClock.Instant) -> [Int16]
     /// How far the echo lags what was played: the device latencies, in ms.
     func setDelay(ms: Int)
     /// The live echo reduction, in dB, once measured.
     var echoReductionDB: Double? { get }
+}
+
+public extension MicProcessor {
+    /// A processor that needs no times processes the chunk as it comes.
+    func microphone(_ samples: [Int16], capturedAt: ContinuousClock.Instant) -> [Int16] { microphone(samples) }
 }

@@ -91,11 +91,11 @@ struct EchoBench: AsyncParsableCommand {
         let processor = try WebRTCMicProcessor(echoCancellation: true, noiseSuppression: false)
         var o = PulseOptions()
         (o.speaker, o.mic) = ("voice_out", "mic_feed.monitor")
+        let started = ContinuousClock.now
         o.playbackTap = { processor.played($0, rate: 24000) }
         let device = try PulseAudioDevice(options: o)
         let seconds = Double(speech.count) / 24000
         let result = Totals()
-        let started = ContinuousClock.now
         let player = Task {
             try? await Task.sleep(for: .milliseconds(500))
             device.play(turn: 1, samples: speech)
@@ -112,7 +112,7 @@ struct EchoBench: AsyncParsableCommand {
                 processor.setDelay(ms: device.stats().playbackLatencyMicros / 1000 + 20)
                 delaySet = true
             }
-            let (cancelled, out) = processor.process(chunk.samples)
+            let (cancelled, out) = processor.process(chunk.samples, capturedAt: chunk.capturedAt)
             let elapsed = ContinuousClock.now - started
             if elapsed > .milliseconds(2500) { result.add(raw: chunk.samples, cancelled: cancelled, out: out) }
             if elapsed > .seconds(seconds + 1) { break }
@@ -120,6 +120,9 @@ struct EchoBench: AsyncParsableCommand {
         watchdog.cancel()
         player.cancel()
         device.stop()
+        let d = processor.echoDelay
+        note("echo delay: playback latency + 20 said \(d.latencyMs.map { "\($0) ms" } ?? "nothing"), "
+             + "measured from the audio \(d.measuredMs.map { "\($0) ms" } ?? "nothing") (\(d.estimates) estimates, \(d.refusals) refused)")
         return (result.reductionDB, result.outDBFS, processor.cost.cpuFraction)
     }
 

@@ -135,6 +135,8 @@ public final class EchoCanceller: @unchecked Sendable {
     private struct RenderQueue {
         var partial: [Int16] = []
         var frames: [[Int16]] = []
+        /// When each frame was handed over (ms on the caller's clock; nil: not stamped).
+        var stamps: [Double?] = []
         var head = 0
         var dropped = 0
         var queued: Int { frames.count - head }
@@ -219,7 +221,9 @@ public final class EchoCanceller: @unchecked Sendable {
     /// The far-end reference: what the speaker played (or is about to), at 16 kHz, any length.
     /// Queues complete 10 ms frames for the next `capture`; never blocks on the processing.
     /// Ignored when echo cancellation is off (nothing else needs the reference).
-    public func render(_ samples: [Int16]) {
+    /// `atMs`: when it was handed over (the playback thread's write), on the clock `capture`'s
+    /// `capturedAtMs` uses; see `capture`.
+    public func render(_ samples: [Int16], atMs: Double? = nil) {
         guard echoCancellation, !samples.isEmpty else { return }
         let n = frameSamples, capacity = renderQueueCapacity
         withQueue { q in
@@ -227,6 +231,9 @@ public final class EchoCanceller: @unchecked Sendable {
             var start = 0
             while q.partial.count - start >= n {
                 q.frames.append(Array(q.partial[start..<(start + n)]))
+                // A frame completed by this call was handed over as its last sample was.
+                let after = q.partial.count - (start + n)
+                q.stamps.append(atMs.map { $0 - Double(after) * 1000 / Double(sampleRate) })
                 start += n
             }
             if start > 0 { q.partial.removeFirst(start) }
@@ -238,6 +245,7 @@ public final class EchoCanceller: @unchecked Sendable {
             // Compact the consumed head now and then (amortised O(1)).
             if q.head > capacity {
                 q.frames.removeFirst(q.head)
+                q.stamps.removeFirst(q.head)
                 q.head = 0
             }
         }
@@ -252,7 +260,14 @@ public final class EchoCanceller: @unchecked Sendable {
 
     /// The near-end microphone at 16 kHz, any length: returns the same number of samples, processed,
     /// 10 ms later (see the type's comment).
-    public func capture(_ samples: [Int16]) -> [Int16] {
+    ///
+    /// `capturedAtMs`: when the last of `samples` was captured (the device's read), on the clock of
+    /// `render`'s `atMs`. Each 10 ms frame then goes to WebRTC after exactly the reference frames
+    /// handed over before it was captured, as if both ran in real time: a consumer that gets to the
+    /// microphone late (CPU load) and then processes a burst of chunks no longer gives the first
+    /// chunk of the burst all the reference of the stall and the rest none, which moved the echo
+    /// against the delay the canceller was told. Without stamps, every queued frame goes first.
+    public func capture(_ samples: [Int16], capturedAtMs: Double? = nil) -> [Int16] {
         guard !samples.isEmpty else { return [] }
         let n = frameSamples
         return withEngine { e in
@@ -260,10 +275,21 @@ public final class EchoCanceller: @unchecked Sendable {
             var start = 0
             var frame = [Int16](repeating: 0, count: n)
             while e.input.count - start >= n {
+                let frameEndMs = capturedAtMs.map { $0 - Double(e.input.count - (start + n)) * 1000 / Double(sampleRate) }
                 let reference = withQueue { q -> ArraySlice<[Int16]> in
-                    let taken = q.frames[q.head...]
-                    q.frames.removeAll(keepingCapacity: true)
-                    q.head = 0
+                    var end = q.frames.count
+                    if let frameEndMs {
+                        end = q.head
+                        while end < q.frames.count, (q.stamps[end] ?? -.infinity) <= frameEndMs { end += 1 }
+                    }
+                    let taken = q.frames[q.head..<end]
+                    if end == q.frames.count {
+                        q.frames.removeAll(keepingCapacity: true)
+                        q.stamps.removeAll(keepingCapacity: true)
+                        q.head = 0
+                    } else {
+                        q.head = end
+                    }
                     return taken
                 }
                 for i in 0..<n { frame[i] = e.input[start + i] }

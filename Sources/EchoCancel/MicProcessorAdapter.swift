@@ -23,6 +23,13 @@ public final class WebRTCMicProcessor: MicProcessor, @unchecked Sendable {
     private let gateLock = NSLock()
     private var gate: EchoGate?
     private let started = ContinuousClock.now
+    /// Guarded by `delayLock`: the echo's delay measured from the audio (`EchoDelayEstimator`),
+    /// the device-latency figure `setDelay` gives until then, and microphone chunks since the last
+    /// estimate (one a second: every 50 chunks of 20 ms).
+    private let delayLock = NSLock()
+    private var delays = EchoDelayEstimator()
+    private var latencyHintMs: Int?
+    private var chunksSinceEstimate = 0
 
     public init(echoCancellation: Bool, noiseSuppression: Bool) throws(EchoCancelError) {
         // Low suppression: the residual echo gate after the canceller catches what it leaves, and
@@ -43,8 +50,10 @@ public final class WebRTCMicProcessor: MicProcessor, @unchecked Sendable {
     /// A developer's trace of the gate's decisions, one line per microphone chunk (`LIVETALK_ECHO_TRACE=file`).
     private var trace: FileHandle?
 
-    private var nowMs: Double {
-        let d = ContinuousClock.now - started
+    private var nowMs: Double { ms(since: .now) }
+
+    private func ms(since instant: ContinuousClock.Instant) -> Double {
+        let d = instant - started
         return Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     }
 
@@ -57,17 +66,25 @@ public final class WebRTCMicProcessor: MicProcessor, @unchecked Sendable {
         } else {
             reference = Resampler.resample(samples, from: rate, to: 16000)
         }
-        if !reference.isEmpty { canceller.render(reference) }
         let at = nowMs
+        if !reference.isEmpty { canceller.render(reference, atMs: at) }
+        if gate != nil, !reference.isEmpty { delayLock.withLock { delays.referenceAudio(reference, rate: 16000, atMs: at) } }
         gateLock.withLock { gate?.played(samples, atMs: at) }
     }
 
     public func microphone(_ samples: [Int16]) -> [Int16] { process(samples).out }
 
+    public func microphone(_ samples: [Int16], capturedAt: ContinuousClock.Instant) -> [Int16] {
+        process(samples, capturedAt: capturedAt).out
+    }
+
     /// `microphone`, with the canceller's output before the gate (the benchmark's echo reduction).
-    public func process(_ samples: [Int16]) -> (cancelled: [Int16], out: [Int16]) {
-        let processed = canceller.capture(samples)
-        let at = nowMs
+    /// `capturedAt`: when the device read the chunk (nil: now) — the canceller lines the reference
+    /// up with the microphone by these times, not by when this call comes.
+    public func process(_ samples: [Int16], capturedAt: ContinuousClock.Instant? = nil) -> (cancelled: [Int16], out: [Int16]) {
+        let at = capturedAt.map { ms(since: $0) } ?? nowMs
+        if gate != nil { measureDelay(samples, atMs: at) }
+        let processed = canceller.capture(samples, capturedAtMs: at)
         let out = gateLock.withLock { () -> [Int16]? in
             let out = gate?.microphone(processed, raw: samples, atMs: at)
             if let trace, let line = gate?.lastTrace {
@@ -84,7 +101,35 @@ public final class WebRTCMicProcessor: MicProcessor, @unchecked Sendable {
         gateLock.withLock { (gate?.gatedChunks ?? 0, gate?.passedChunks ?? 0) }
     }
 
-    public func setDelay(ms: Int) { canceller.streamDelayMs = max(0, min(500, ms)) }
+    /// The device-latency figure: used until the echo's delay has been measured from the audio.
+    public func setDelay(ms: Int) {
+        let measured = delayLock.withLock { () -> Int? in
+            latencyHintMs = ms
+            return delays.delayMs
+        }
+        if measured == nil { canceller.streamDelayMs = max(0, min(500, ms)) }
+    }
+
+    /// The echo's delay: what the device latency said, what the audio said (nil until measured),
+    /// and the estimates made and refused.
+    public var echoDelay: (latencyMs: Int?, measuredMs: Int?, estimates: Int, refusals: Int) {
+        delayLock.withLock { (latencyHintMs, delays.delayMs, delays.estimates, delays.refusals) }
+    }
+
+    /// Feeds the raw microphone to the delay estimator and, once a second, tells the canceller
+    /// the measured delay.
+    private func measureDelay(_ samples: [Int16], atMs: Double) {
+        let measured = delayLock.withLock { () -> Int? in
+            delays.microphoneAudio(samples, rate: 16000, atMs: atMs)
+            chunksSinceEstimate += 1
+            guard chunksSinceEstimate >= 50 else { return nil }
+            chunksSinceEstimate = 0
+            let before = delays.delayMs
+            let now = delays.estimate()
+            return now != before ? now : nil
+        }
+        if let measured { canceller.streamDelayMs = max(0, min(500, measured)) }
+    }
 
     /// The canceller's own measure (energy in vs out while the speaker plays, smoothed over about
     /// a second): WebRTC's ERLE stays unknown for seconds and reads low (EchoCanceller's notes).
