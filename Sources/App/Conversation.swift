@@ -274,6 +274,7 @@ final class Conversation {
                 + "\(s.playbackUnderruns) underruns, \(s.playbackDroppedSamples) samples refused; "
                 + "\(s.purges) purges, \(s.ducks) ducks; prebuffer \(s.prebufferMs) ms"
             logger.info("\(line)")
+            if let diagnostics = bridge?.processor?.diagnostics, !diagnostics.isEmpty { logger.info("\(diagnostics)") }
         }
         approvals.refuseAll()
         await session.quit()   // bounded by the close deadline

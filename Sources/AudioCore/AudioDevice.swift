@@ -109,9 +109,12 @@ public protocol MicProcessor: AnyObject, Sendable {
     func setDelay(ms: Int)
     /// The live echo reduction, in dB, once measured.
     var echoReductionDB: Double? { get }
+    /// A line for the log at the end of a conversation (what it measured); empty: nothing to say.
+    var diagnostics: String { get }
 }
 
 public extension MicProcessor {
     /// A processor that needs no times processes the chunk as it comes.
     func microphone(_ samples: [Int16], capturedAt: ContinuousClock.Instant) -> [Int16] { microphone(samples) }
+    var diagnostics: String { "" }
 }

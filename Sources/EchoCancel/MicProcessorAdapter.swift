@@ -116,6 +116,14 @@ public final class WebRTCMicProcessor: MicProcessor, @unchecked Sendable {
         delayLock.withLock { (latencyHintMs, delays.delayMs, delays.estimates, delays.refusals) }
     }
 
+    public var diagnostics: String {
+        let d = echoDelay, gate = gateCounts
+        return "echo delay: \(d.measuredMs.map { "\($0) ms measured from the audio" } ?? "not measured") "
+            + "(\(d.estimates) estimates, \(d.refusals) refused; the device latency said \(d.latencyMs.map { "\($0) ms" } ?? "nothing")); "
+            + "echo gate: \(gate.gated) chunks sent as silence, \(gate.passed) passed while the speaker played; "
+            + "reference frames dropped: \(canceller.droppedRenderFrames)"
+    }
+
     /// Feeds the raw microphone to the delay estimator and, once a second, tells the canceller
     /// the measured delay.
     private func measureDelay(_ samples: [Int16], atMs: Double) {
