@@ -314,3 +314,21 @@ struct LimitsTests {
         #expect(busy.reply == quiet.reply)
     }
 }
+
+/// Issue 13 item 4: the documented defaults of `livetalk serve`'s limits (README, "The emulator").
+struct LimitDefaultsTests {
+    @Test func testIssue13_limitDefaultsAreTheDocumentedOnes() {
+        let o = EmulatorOptions()
+        #expect(o.maxConnections == 64)
+        #expect(o.idleTimeout == .seconds(10))
+        #expect(o.maxTextCharacters == 2000)
+        #expect(o.maxSnapshots == 1000)
+        #expect(o.resumptionTTL == .seconds(2 * 3600), "2 h, as the service documents")
+        #expect(o.maxTokens == 1000)
+        #expect(o.maxUtterance == .seconds(30))
+        #expect(o.maxListeners == EmulatorOptions.defaultMaxListeners)
+        #expect(EmulatorOptions.defaultMaxListeners == min(64, max(4, 4 * ProcessInfo.processInfo.activeProcessorCount)))
+        #expect(o.allowedOrigins.isEmpty)
+        #expect(RecognizerPool.shared.maxSpares == 16 && RecognizerPool.shared.spareLifetime == 30)
+    }
+}
