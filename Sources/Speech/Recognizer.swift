@@ -422,7 +422,6 @@ final class DecoderUpkeep: @unchecked Sendable {
         if !started {
             started = true
             let t = Thread { [self] in loop() }
-            t.name = "livetalk.decoder-upkeep"
             t.start()
         }
         condition.signal()
@@ -433,6 +432,8 @@ final class DecoderUpkeep: @unchecked Sendable {
         #if canImport(Glibc)
         // On Linux the nice value is per thread, and `who` 0 names the calling thread.
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.niceness)
+        // Named for `top -H` and /proc (Thread.name does not reach the kernel here).
+        try? "livetalk-upkeep".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         #endif
         while true {
             condition.lock()
