@@ -173,8 +173,8 @@ func benchEmulator(trials: Int, maxSessions: Int) async throws {
         let worstStretch = turns.map { $0.arrivalSeconds / max(0.001, $0.replySeconds - 0.04) }.max() ?? 0
         let heard = turns.filter { $0.heard == "what time is it" }.count
         let behind = turns.contains { $0.arrivalSeconds > ($0.replySeconds - 0.04) * 1.05 + 0.1 } || worstLatency > 1.0
-        print(String(format: "# %3d sessions: worst end→first audio %6.0f ms, worst arrival/length %.3f, heard right %d of %d, server CPU %3.0f %%, bench CPU %3.0f %%, server RSS %.0f MB (%.0f idle)%@",
-                     n, worstLatency * 1000, worstStretch, heard, n, serverCPU, ownCPU, rss, idleMB, behind ? "  ← behind real time" : ""))
+        print(String(format: "# %3d sessions: worst end→first audio %6.0f ms, worst arrival/length %.3f, heard right %d of %d, server CPU %3.0f %%, bench CPU %3.0f %%, server RSS %.0f MB (%.0f idle), load average %.1f%@",
+                     n, worstLatency * 1000, worstStretch, heard, n, serverCPU, ownCPU, rss, idleMB, loadAverage(), behind ? "  ← behind real time" : ""))
         if behind { break }
         held = n
         n = n < 4 ? n * 2 : n + 4

@@ -15,6 +15,13 @@ func residentMB(_ pid: Int32) -> Double {
     return kb / 1024
 }
 
+/// The machine's 1-minute load average (`/proc/loadavg`), printed with each ramp step: on a shared
+/// machine the figures mean little without it.
+func loadAverage() -> Double {
+    guard let s = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return .nan }
+    return s.split(separator: " ").first.flatMap { Double($0) } ?? .nan
+}
+
 /// What a tone session saw of its measured turn.
 struct ToneTurn: Sendable {
     var latency: Double          // end of the tone → first reply audio
@@ -191,8 +198,8 @@ func benchToneSessions(maxSessions: Int) async throws -> Int {
         // Server VAD: the reply may start only after 500 ms of silence.
         let behind = turns.contains { $0.arrivalSeconds > ($0.replySeconds - 0.04) * 1.05 + 0.1 } || worstLatency > 1.5
         let generatorLate = worstLag > 0.2
-        print(String(format: "# %4d tone sessions: worst tone end→first audio %5.0f ms, worst arrival/length %.3f, microphone chunks up to %3.0f ms late, server CPU %3.0f %%, bench CPU %3.0f %%, server RSS %.0f MB%@",
-                     n, worstLatency * 1000, worstStretch, worstLag * 1000, serverCPU, ownCPU, rss,
+        print(String(format: "# %4d tone sessions: worst tone end→first audio %5.0f ms, worst arrival/length %.3f, microphone chunks up to %3.0f ms late, server CPU %3.0f %%, bench CPU %3.0f %%, server RSS %.0f MB, load average %.1f%@",
+                     n, worstLatency * 1000, worstStretch, worstLag * 1000, serverCPU, ownCPU, rss, loadAverage(),
                      behind ? "  ← behind real time" : generatorLate ? "  ← the load generator fell behind" : ""))
         if behind || generatorLate { break }
         held = n

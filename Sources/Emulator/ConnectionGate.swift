@@ -109,11 +109,34 @@ public final class ConnectionGate: @unchecked Sendable {
         lock.lock(); sessions = max(0, sessions - 1); lock.unlock()
     }
 
-    /// Open sessions and TCP connections now; TCP connections refused on accept and silent ones
-    /// evicted to make room, so far.
-    public var counts: (sessions: Int, tcp: Int, refusedTCP: Int, evictedTCP: Int) {
+    /// Open sessions and TCP connections now; TCP connections refused on accept, silent ones
+    /// evicted to make room, and connections that closed before their HTTP upgrade finished
+    /// (evicted, timed out, or dropped by the peer), so far.
+    public var counts: (sessions: Int, tcp: Int, refusedTCP: Int, evictedTCP: Int, unfinishedHandshakes: Int) {
         lock.lock(); defer { lock.unlock() }
-        return (sessions, tcp, refusedTCP, evictedTCP)
+        return (sessions, tcp, refusedTCP, evictedTCP, unfinishedHandshakes)
+    }
+
+    /// Shortest time between two log lines about unfinished handshakes (see `unfinishedHandshake`).
+    public static let handshakeLogInterval: Duration = .seconds(10)
+    // Guarded by `lock`.
+    private var unfinishedHandshakes = 0
+    private var unfinishedSinceLog = 0
+    private var lastHandshakeLog: ContinuousClock.Instant?
+
+    /// A connection closed before its HTTP upgrade finished. Counted; returns the line to log
+    /// when one is due: the first such connection, then a summary of those since at most every
+    /// `handshakeLogInterval` (a flood of silent sockets is a few lines, not one per socket).
+    func unfinishedHandshake(now: ContinuousClock.Instant = .now) -> String? {
+        lock.lock(); defer { lock.unlock() }
+        unfinishedHandshakes += 1
+        unfinishedSinceLog += 1
+        if let last = lastHandshakeLog, now - last < Self.handshakeLogInterval { return nil }
+        let n = unfinishedSinceLog
+        let since = lastHandshakeLog.map { " in the last \(Int(($0.duration(to: now)).components.seconds)) s" } ?? ""
+        lastHandshakeLog = now
+        unfinishedSinceLog = 0
+        return "\(n) connection\(n == 1 ? "" : "s") closed before finishing the HTTP upgrade\(since) (silent sockets evicted or timed out, or peers that left; \(unfinishedHandshakes) in all; summarised at most every \(Self.handshakeLogInterval.components.seconds) s)"
     }
 
     /// True when a WebSocket upgrade with this `Origin` header may proceed: no header (not a

@@ -47,8 +47,8 @@ public struct EmulatorOptions: Sendable {
     /// Ephemeral tokens kept at most; minting beyond it (after purging expired ones) answers 429.
     public var maxTokens: Int = 1000
     /// Utterances recognised by pocketsphinx at once across the server (two decoders each, about
-    /// 55 MB). An utterance beyond it is transcribed as "[speech N s]" (counted).
-    public var maxListeners: Int = 4
+    /// 121 MB). An utterance beyond it is transcribed as "[speech N s]" (counted).
+    public var maxListeners: Int = EmulatorOptions.defaultMaxListeners
     /// Longest utterance: at this length the emulator ends it as if silence followed (VAD) or as
     /// if `activityEnd` came (push-to-talk); further audio until the next start is ignored.
     public var maxUtterance: Duration = .seconds(30)
@@ -63,6 +63,12 @@ public struct EmulatorOptions: Sendable {
 
     /// Slack for TCP connections over `maxConnections` (see there).
     public static let tcpSlack = 16
+
+    /// Default `maxListeners`: 4 per core (at least 4, at most 64). One utterance costs about 0.2
+    /// of a core per second of speech (two pocketsphinx decoders), and `livetalk-bench emulator`
+    /// held 8 speaking sessions in real time on a quiet 2-core machine: more listeners than that
+    /// would slow every utterance down instead of turning the extra ones into "[speech N s]".
+    public static let defaultMaxListeners = min(64, max(4, 4 * ProcessInfo.processInfo.activeProcessorCount))
 }
 
 /// Faults to inject for tests. Each fires once per server (the first connection that reaches it),

@@ -416,6 +416,50 @@ struct GuardedChannel: ServerChildChannel {
     }
 
     func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        var filtered = logger
+        filtered.handler = UnfinishedHandshakeLog(base: logger.handler, gate: gate)
+        await base.handle(value: value, logger: filtered)
+    }
+}
+
+/// Hummingbird logs "Error handling upgrade result" at error level for every connection that closes
+/// before its HTTP request or WebSocket upgrade finished — each silent socket the gate evicts or
+/// times out: 271 lines in one abuse run, a log flood an attacker controls. Those lines are
+/// counted in the gate (`unfinishedHandshakes`) and summarised as one warning at most every
+/// `ConnectionGate.handshakeLogInterval`; everything else passes through unchanged.
+struct UnfinishedHandshakeLog: LogHandler {
+    var base: any LogHandler
+    let gate: ConnectionGate
+
+    static let message = "Error handling upgrade result"
+
+    func log(event: LogEvent) {
+        guard event.level >= .error, event.message.description == Self.message else {
+            base.log(event: event)
+            return
+        }
+        guard let summary = gate.unfinishedHandshake() else { return }
+        var e = event
+        e.level = .warning
+        e.message = "\(summary)"
+        e.metadata = nil
+        base.log(event: e)
+    }
+
+    var metadataProvider: Logger.MetadataProvider? {
+        get { base.metadataProvider }
+        set { base.metadataProvider = newValue }
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { base[metadataKey: key] }
+        set { base[metadataKey: key] = newValue }
+    }
+    var metadata: Logger.Metadata {
+        get { base.metadata }
+        set { base.metadata = newValue }
+    }
+    var logLevel: Logger.Level {
+        get { base.logLevel }
+        set { base.logLevel = newValue }
     }
 }

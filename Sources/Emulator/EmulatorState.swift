@@ -21,7 +21,7 @@ public actor EmulatorState {
         public var maxSnapshots = 1000
         public var resumptionTTL: Duration = .seconds(2 * 3600)
         public var maxTokens = 1000
-        public var maxListeners = 4
+        public var maxListeners = EmulatorOptions.defaultMaxListeners
         /// Handles kept per session, newest last. More than one: a client that closes (for a
         /// goAway) while the newest handle is still on its way resumes with the one before.
         public var handlesPerSession = 3

@@ -177,8 +177,12 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
 /// Hands out warm decoders and takes them back (issue 13 item 2).
 ///
 /// Making a decoder costs 0.1 s (grammar) to 0.35 s (language model) of CPU and 28 / 93 MB, so a
-/// decoder given back is `reset` (off the caller's path, on the pool's queue) and kept as a spare
-/// for the next utterance. Bounds: at most `maxSpares` spares of each kind (more given back are
+/// decoder given back is `reset` and kept as a spare for the next utterance. Resets (about 15 %
+/// of the emulator's recognition CPU: a priming clip through both searches), decoders made ahead
+/// and decoders freed are upkeep: they run on one thread of their own at a lower priority
+/// (`DecoderUpkeep`), so under load they yield the cores to utterances being recognised. A
+/// decoder given back and not yet reset is still handed out when no reset one is left — it is
+/// reset on the way out, which costs a tenth of making one. Bounds: at most `maxSpares` spares of each kind (more given back are
 /// freed); a decoder that compiled more than `maxSearches` grammars is freed instead of kept
 /// (pocketsphinx cannot drop a search); spares decay: one unused for `spareLifetime` is freed,
 /// down to one of each kind (`trimmed` counts them), so a burst of listeners does not leave its
@@ -204,6 +208,8 @@ public final class RecognizerPool: @unchecked Sendable {
 
     private let lock = NSLock()
     private var spares: [(decoder: SphinxDecoder, idleSince: Double)] = []
+    /// Given back, waiting for their reset on the upkeep thread (at most the decoders in use).
+    private var dirty: [SphinxDecoder] = []
     private var inUse: [SphinxDecoder.Kind: Int] = [:]
     private var making: [SphinxDecoder.Kind: Int] = [:]
     private var failure: SpeechError?
@@ -245,10 +251,19 @@ public final class RecognizerPool: @unchecked Sendable {
         if let i = spares.lastIndex(where: { $0.decoder.kind == kind }) {
             let d = spares.remove(at: i).decoder
             reused += 1
-            let ahead = !spares.contains { $0.decoder.kind == kind } && (making[kind] ?? 0) == 0
+            let ahead = !spares.contains { $0.decoder.kind == kind } && !dirty.contains { $0.kind == kind }
+                && (making[kind] ?? 0) == 0
             if ahead { making[kind, default: 0] += 1 }
             lock.unlock()
             if ahead { makeAhead(kind) }
+            return d
+        }
+        // One given back whose reset has not run yet: reset here rather than make one.
+        if let i = dirty.firstIndex(where: { $0.kind == kind }) {
+            let d = dirty.remove(at: i)
+            reused += 1
+            lock.unlock()
+            d.reset()
             return d
         }
         lock.unlock()
@@ -263,7 +278,7 @@ public final class RecognizerPool: @unchecked Sendable {
     /// The last spare of a kind was taken: one more is made in the background, so the next
     /// utterance of a growing load does not wait for it.
     private func makeAhead(_ kind: SphinxDecoder.Kind) {
-        worker.async {
+        DecoderUpkeep.shared.run {
             let d = try? self.make(kind)
             self.lock.lock()
             self.making[kind, default: 1] -= 1
@@ -272,17 +287,24 @@ public final class RecognizerPool: @unchecked Sendable {
         }
     }
 
-    /// A used decoder is reset off the caller's path, then kept as a spare (or freed over the bounds).
+    /// A used decoder is reset off the caller's path (on the upkeep thread, unless a checkout
+    /// needs it first), then kept as a spare (or freed over the bounds).
     func checkin(_ d: SphinxDecoder) {
         lock.lock()
         inUse[d.kind, default: 1] -= 1
-        lock.unlock()
         guard d.searchCount <= Self.maxSearches else {
-            lock.lock(); trimmed += 1; lock.unlock()
-            worker.async { _ = d; Self.returnFreedMemory() }   // freed on the worker, not the caller
+            trimmed += 1
+            lock.unlock()
+            DecoderUpkeep.shared.run { _ = d; Self.returnFreedMemory() }   // freed there, not on the caller
             return
         }
-        worker.async {
+        dirty.append(d)
+        lock.unlock()
+        DecoderUpkeep.shared.run {
+            self.lock.lock()
+            guard let i = self.dirty.firstIndex(where: { $0 === d }) else { self.lock.unlock(); return }   // handed out meanwhile
+            self.dirty.remove(at: i)
+            self.lock.unlock()
             d.reset()
             self.keep(d)
         }
@@ -377,6 +399,49 @@ public final class RecognizerPool: @unchecked Sendable {
     public var inUseCount: Int {
         lock.lock(); defer { lock.unlock() }
         return inUse.values.reduce(0, +)
+    }
+}
+
+/// The recogniser pools' upkeep — resetting decoders given back, making spares ahead, freeing
+/// decoders — on one thread of its own at nice +10, in order. Under load the kernel gives the cores
+/// to the threads recognising live utterances first; upkeep waits (a checkout that finds no reset
+/// spare resets a given-back one itself, so nothing waits for this thread). Jobs are bounded by
+/// the decoders that exist (one reset per decoder given back, one decoder made ahead per kind).
+final class DecoderUpkeep: @unchecked Sendable {
+    static let shared = DecoderUpkeep()
+    /// The upkeep thread's nice value (lower priority than the default 0).
+    static let niceness: Int32 = 10
+
+    private let condition = NSCondition()
+    private var jobs: [@Sendable () -> Void] = []   // guarded by `condition`
+    private var started = false
+
+    func run(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(job)
+        if !started {
+            started = true
+            let t = Thread { [self] in loop() }
+            t.start()
+        }
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        #if canImport(Glibc)
+        // On Linux the nice value is per thread, and `who` 0 names the calling thread.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.niceness)
+        // Named for `top -H` and /proc (Thread.name does not reach the kernel here).
+        try? "livetalk-upkeep".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+        #endif
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
+        }
     }
 }
 

@@ -341,7 +341,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most WebSocket sessions at once; more are closed with 1013.") var maxConnections = 64
     @Option(help: "Seconds a connection may take to send setup before it is closed.") var idleTimeout: Double = 10
     @Option(help: "Longest input text and reply, in characters (longer ones are cut).") var maxTextChars = 2000
-    @Option(help: "Most utterances transcribed at once (others become \"[speech N s]\").") var maxListeners = 4
+    @Option(help: "Most utterances transcribed at once (others become \"[speech N s]\"); default 4 per core.") var maxListeners = EmulatorOptions.defaultMaxListeners
     @Option(help: "Seconds after which an utterance is ended.") var maxUtterance: Double = 30
     @Option(help: "Resumption handles kept (least recently used go first).") var maxSnapshots = 1000
     @Option(help: "Seconds a resumption handle stays valid.") var resumptionTTL: Double = 7200

@@ -314,3 +314,38 @@ struct LimitsTests {
         #expect(busy.reply == quiet.reply)
     }
 }
+
+/// Issue 13 item 4: the documented defaults of `livetalk serve`'s limits (README, "The emulator").
+struct LimitDefaultsTests {
+    /// Connections closed before their HTTP upgrade: the first is logged, then one counted summary
+    /// at most every `handshakeLogInterval`, whatever the flood (on given instants, no waiting).
+    @Test func testIssue13_unfinishedHandshakesAreSummarisedNotLoggedEach() {
+        let gate = ConnectionGate(maxSessions: 4)
+        let t0 = ContinuousClock.now
+        let first = gate.unfinishedHandshake(now: t0)
+        #expect(first?.hasPrefix("1 connection closed before finishing the HTTP upgrade") == true, "\(String(describing: first))")
+        var lines = 0
+        for i in 1...270 where gate.unfinishedHandshake(now: t0 + .milliseconds(30 * i)) != nil { lines += 1 }
+        #expect(lines == 0, "270 more within 8.1 s: no line")
+        let summary = gate.unfinishedHandshake(now: t0 + ConnectionGate.handshakeLogInterval)
+        #expect(summary?.hasPrefix("271 connections closed before finishing the HTTP upgrade in the last 10 s") == true,
+                "\(String(describing: summary))")
+        #expect(summary?.contains("272 in all") == true)
+        #expect(gate.counts.unfinishedHandshakes == 272)
+    }
+
+    @Test func testIssue13_limitDefaultsAreTheDocumentedOnes() {
+        let o = EmulatorOptions()
+        #expect(o.maxConnections == 64)
+        #expect(o.idleTimeout == .seconds(10))
+        #expect(o.maxTextCharacters == 2000)
+        #expect(o.maxSnapshots == 1000)
+        #expect(o.resumptionTTL == .seconds(2 * 3600), "2 h, as the service documents")
+        #expect(o.maxTokens == 1000)
+        #expect(o.maxUtterance == .seconds(30))
+        #expect(o.maxListeners == EmulatorOptions.defaultMaxListeners)
+        #expect(EmulatorOptions.defaultMaxListeners == min(64, max(4, 4 * ProcessInfo.processInfo.activeProcessorCount)))
+        #expect(o.allowedOrigins.isEmpty)
+        #expect(RecognizerPool.shared.maxSpares == 16 && RecognizerPool.shared.spareLifetime == 30)
+    }
+}

@@ -19,6 +19,26 @@ struct CodingTests {
         #expect(LiveCoder.decodeBase64("a") == nil)
     }
 
+    /// Tolerant decoding skips its rewrite (parse, camelize, serialize) when no key can be
+    /// snake_case: no `_` byte and no `\u` escape. Same messages either way.
+    @Test func tolerantDecodingSkipsTheRewriteOnlyWhenNothingNeedsIt() throws {
+        #expect(!LiveCoder.needsCamelizing(Data(#"{"realtimeInput":{"audio":{"data":"+/8=","mimeType":"audio/pcm"}}}"#.utf8)))
+        #expect(LiveCoder.needsCamelizing(Data(#"{"realtime_input":{}}"#.utf8)))
+        #expect(LiveCoder.needsCamelizing(Data(#"{"realtime\u005finput":{}}"#.utf8)))
+        #expect(LiveCoder.needsCamelizing(Data(#"{"realtimeInput":{"audio":{"data":"_-8="}}}"#.utf8)), "URL-safe base64 takes the rewrite")
+        let camel = try LiveCoder.decodeClient(Data(#"{"realtimeInput":{"text":"hi"}}"#.utf8), mode: .tolerant)
+        #expect(camel == .realtimeInput(.text("hi")))
+        for snake in [#"{"realtime_input":{"text":"hi"}}"#, #"{"realtime\u005finput":{"text":"hi"}}"#] {
+            #expect(try LiveCoder.decodeClient(Data(snake.utf8), mode: .tolerant) == camel, "\(snake)")
+        }
+        let urlSafe = #"{"realtimeInput":{"audio":{"data":"-_8=","mimeType":"audio/pcm;rate=16000"}}}"#
+        let noUnderscore = #"{"realtimeInput":{"audio":{"data":"-/8=","mimeType":"audio/pcm;rate=16000"}}}"#
+        #expect(try LiveCoder.decodeClient(Data(urlSafe.utf8), mode: .tolerant) == .realtimeInput(.audio(pcm16k: Data([0xFB, 0xFF]))))
+        #expect(try LiveCoder.decodeClient(Data(noUnderscore.utf8), mode: .tolerant) == .realtimeInput(.audio(pcm16k: Data([0xFB, 0xFF]))))
+        #expect(throws: LiveProtocolError.malformed("not JSON")) { _ = try LiveCoder.decodeClient(Data("nope".utf8), mode: .tolerant) }
+        #expect(throws: LiveProtocolError.malformed("not JSON")) { _ = try LiveCoder.decodeClient(Data("no_pe".utf8), mode: .tolerant) }
+    }
+
     @Test func clientEncodesCanonicalCamelCaseAndStandardBase64() throws {
         let m = ClientMessage.realtimeInput(.audio(pcm16k: Data([0xFB, 0xFF])))
         let s = String(decoding: try LiveCoder.encodeSorted(m), as: UTF8.self)
