@@ -59,6 +59,11 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
         }
         _ = Self.quiet
         var argv = ["-hmm", "\(model)/en-us", "-dict", "\(model)/cmudict-en-us.dict", "-samprate", "16000"]
+        // Spectral noise subtraction estimates the noise from the utterance's first frames; on
+        // clean speech after digital silence it took speech away (issue 13, with the cepstral
+        // mean below: exact 64 → 67 % on the asr bench's first two voices, 46 → 50 % on its six
+        // other tuning voices).
+        argv += ["-remove_noise", "no"]
         switch kind {
         case .languageModel:
             // Each decoder reads the language model (27 MB) itself: pocketsphinx's trie model keeps
@@ -90,6 +95,9 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
             throw SpeechError.recognizerUnavailable("no feature computation in the decoder")
         }
         let n = Int(cmn.pointee.veclen)
+        if n == Self.initialCepstralMean.count {
+            for i in 0..<n { cmn.pointee.cmn_mean[i] = mfcc_t(Self.initialCepstralMean[i]) }
+        }
         pristineMean = Array(UnsafeBufferPointer(start: cmn.pointee.cmn_mean, count: n))
         pristineSum = Array(UnsafeBufferPointer(start: cmn.pointee.sum, count: n))
         pristineFrames = cmn.pointee.nframe
@@ -98,6 +106,18 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
     }
 
     deinit { ps_free(ps) }
+
+    /// The cepstral mean every utterance starts from. pocketsphinx's live normalisation subtracts
+    /// this fixed mean for the whole of an utterance (it updates the mean only when an utterance
+    /// ends, and `reset` puts it back), so it must be the mean of the speech the emulator hears.
+    /// The model's own (`-cmninit 41.00,-5.29,…` in its feat.params, which also overrides a
+    /// `-cmninit` argument) is that of its recorded training speech; espeak-ng speech at full
+    /// scale has c0 near 61. These are the frame-weighted means of the 18 agent phrases spoken by
+    /// the asr bench's 8 tuning voices (never the held-out ones). Issue 13: exact transcripts 58 →
+    /// 64 % on the bench's first two voices and 27 → 46 % on its six other tuning voices, no
+    /// out-of-grammar sentence forced onto a phrase (2 of 32 before).
+    static let initialCepstralMean: [Float] = [60.83, 8.71, -4.31, 29.13, -19.20, 2.79, -3.30, -18.91, -2.87,
+                                               -12.17, 10.70, -9.75, -0.84]
 
     /// pocketsphinx logs a lot to one process-wide log file. `-logfn` would reopen that file on
     /// every decoder made, under the feet of decoders logging on other threads (a crash), so
