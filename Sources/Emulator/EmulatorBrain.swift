@@ -243,6 +243,7 @@ public actor EmulatorBrain {
         case .utteranceCut: s.utterancesCut += 1
         case .cancellationSent: s.cancellationsSent += 1
         case .lateToolResponse: s.lateToolResponses += 1
+        case .queueOverflow: s.queueOverflows += 1
         case .historyDropped(let n): s.historyDropped += n
         case .toolCallsSent(let n): s.toolCallsSent += n
         }

@@ -54,6 +54,8 @@ public actor EmulatorState {
         public var toolCallsSent = 0
         public var cancellationsSent = 0
         public var lateToolResponses = 0
+        /// Connections closed 1008 for more than `TurnMachine.maxQueuedInputs` inputs waiting for a reply to end.
+        public var queueOverflows = 0
         public var clientMessages = 0
         // Limits reached (issue 9): each is a count of what was refused, dropped or cut.
         /// Sessions refused with 1013 over `maxConnections`.

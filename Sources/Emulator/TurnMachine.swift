@@ -62,9 +62,11 @@ public struct TurnMachine: Sendable {
     /// The running turn: its input is in `history`, its answer is not.
     private var turn: Turn?
     /// Inputs that arrived during a reply under NO_INTERRUPTION, or results waiting for idle,
-    /// each with the index of the client message that brought it, answered in order. Not
-    /// bounded (as before the split): one entry per such input, each capped at `maxTextCharacters`.
+    /// each with the index of the client message that brought it, answered in order. Bound:
+    /// `maxQueuedInputs` entries, each capped at `maxTextCharacters`; one more closes the
+    /// connection with 1008 and a reason (counted), rather than drop an input the client sent.
     private var queued: [(input: PendingInput, index: Int)] = []
+    public static let maxQueuedInputs = 64
 
     private struct Turn: Sendable {
         var number: Int
@@ -418,7 +420,7 @@ public struct TurnMachine: Sendable {
     private mutating func userInput(_ text: String, index: Int) {
         if generating {
             guard interruptsAllowed else {
-                queued.append((.user(text), index))
+                enqueue(.user(text), index: index)
                 return
             }
             interruptGeneration(next: index)
@@ -543,6 +545,16 @@ public struct TurnMachine: Sendable {
         drainQueue()
     }
 
+    /// Holds an input until the reply ends; over `maxQueuedInputs`, closes 1008 (counted).
+    private mutating func enqueue(_ input: PendingInput, index: Int) {
+        guard queued.count < Self.maxQueuedInputs else {
+            out.append(.tally(.queueOverflow))
+            close(1008, "more than \(Self.maxQueuedInputs) inputs waiting for the reply to end (NO_INTERRUPTION or WHEN_IDLE); send fewer at once")
+            return
+        }
+        queued.append((input, index))
+    }
+
     private mutating func drainQueue() {
         guard !generating, !queued.isEmpty else { return }
         let next = queued.removeFirst()
@@ -595,7 +607,7 @@ public struct TurnMachine: Sendable {
                 if generating { interruptGeneration(next: messageIndex) }
                 startTurn(.toolResult(name: name, result: result), index: messageIndex)
             default:   // WHEN_IDLE
-                if generating { queued.append((.toolResult(name: name, result: result), messageIndex)) } else {
+                if generating { enqueue(.toolResult(name: name, result: result), index: messageIndex) } else {
                     startTurn(.toolResult(name: name, result: result), index: messageIndex)
                 }
             }

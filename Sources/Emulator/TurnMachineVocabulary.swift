@@ -87,7 +87,7 @@ extension TurnMachine {
     /// What the machine counts in `EmulatorState.Stats`.
     public enum Tally: Sendable, Hashable {
         case clientMessage, setup, resume, idleClose, goAwaySent, lifetimeClose, badAudioRate
-        case textTruncation, replyTruncation, utteranceCut, cancellationSent, lateToolResponse
+        case textTruncation, replyTruncation, utteranceCut, cancellationSent, lateToolResponse, queueOverflow
         case historyDropped(Int)
         case toolCallsSent(Int)
     }

@@ -302,6 +302,20 @@ struct TurnMachineTests {
         #expect(done.replies.map(\.text) == ["Nice to meet you, Ada."], "the queued input starts once the reply ends")
     }
 
+    /// The inputs held for the end of a reply are bounded: one more than `maxQueuedInputs` closes
+    /// 1008 with a reason, and nothing is dropped silently before that.
+    @Test func theQueueOfHeldInputsIsBounded() {
+        var r = MachineRig()
+        r.send(Self.setup(noInterruption: true))
+        r.send(.realtimeInput(.text("hello there")))
+        for i in 0..<TurnMachine.maxQueuedInputs {
+            let a = r.send(.realtimeInput(.text("say number \(i)")))
+            #expect(a.closes.isEmpty, "input \(i) of \(TurnMachine.maxQueuedInputs) was refused")
+        }
+        let over = r.send(.realtimeInput(.text("one too many")))
+        #expect(over.closes == [1008])
+    }
+
     /// A search turn with thoughts on a Vertex session: the thought part goes first, the
     /// grounding after the reply and before generationComplete; the first turnComplete of a
     /// session goes out as a text frame, with usage (Vertex names the response count
