@@ -66,12 +66,41 @@ public struct EchoDelayEstimator: Sendable {
         return recent.sorted()[recent.count / 2] * Int(Self.binMs)
     }
 
-    /// Correlates the window that ends with the newest complete microphone bin; returns the new
-    /// `delayMs` when this window gave an estimate.
+    /// What one window said: too little audio yet, refused (silence, or no clear correlation), or
+    /// the lag in bins with its correlation.
+    public enum Measurement: Sendable, Equatable {
+        case tooLittleAudio, refused
+        case lag(Int, correlation: Double)
+    }
+
+    /// Correlates the window that ends with the newest complete microphone bin and records what
+    /// it said; returns the new `delayMs` when this window gave an estimate.
     @discardableResult
-    public mutating func estimate() -> Int? {
-        guard let newestMic = microphone.newest, let micOldest = microphone.oldest, let refOldest = reference.oldest else {
+    public mutating func estimate() -> Int? { record(measure()) }
+
+    /// Records a `measure()` (of this estimator or a copy of it); returns the new `delayMs` when
+    /// it was an estimate. Split from `measure` so a caller can correlate a copy outside its lock
+    /// while the audio threads go on feeding the original.
+    @discardableResult
+    public mutating func record(_ m: Measurement) -> Int? {
+        switch m {
+        case .tooLittleAudio: return nil
+        case .refused:
+            refusals += 1
             return nil
+        case .lag(let lag, let r):
+            estimates += 1
+            lastCorrelation = r
+            recent.append(lag)
+            if recent.count > keptEstimates { recent.removeFirst(recent.count - keptEstimates) }
+            return delayMs
+        }
+    }
+
+    /// The correlation of the window that ends with the newest complete microphone bin (pure).
+    public func measure() -> Measurement {
+        guard let newestMic = microphone.newest, let micOldest = microphone.oldest, let refOldest = reference.oldest else {
+            return .tooLittleAudio
         }
         let end = newestMic - 1   // the newest bin may still be filling
         // The whole window once there is that much audio; before, what there is, from
@@ -79,14 +108,14 @@ public struct EchoDelayEstimator: Sendable {
         // after about 1.5 s of it, not 3.5 s).
         let history = end - max(micOldest, refOldest) - maxLagBins
         let window = min(windowBins, ringBins - maxLagBins - 2, history)
-        guard window >= minWindowBins else { return nil }
+        guard window >= minWindowBins else { return .tooLittleAudio }
         let mic = (end - window + 1...end).map { microphone.logEnergy($0) }
         let activeLevel = log10(1 + pow(10, activeDBFS / 10) * 32768 * 32768)
         let active = (end - window + 1...end).filter { reference.logEnergy($0) > activeLevel }.count
-        guard Double(active) >= minActiveFraction * Double(window) else { refusals += 1; return nil }
+        guard Double(active) >= minActiveFraction * Double(window) else { return .refused }
         let micCentred = Self.centred(mic)
         let micNorm = (micCentred.reduce(0) { $0 + $1 * $1 }).squareRoot()
-        guard micNorm > 0 else { refusals += 1; return nil }
+        guard micNorm > 0 else { return .refused }
         var best = (lag: 0, r: -Double.infinity)
         for lag in 0...maxLagBins {
             let ref = Self.centred((end - window + 1...end).map { reference.logEnergy($0 - lag) })
@@ -97,12 +126,8 @@ public struct EchoDelayEstimator: Sendable {
             let r = dot / (refNorm * micNorm)
             if r > best.r { best = (lag, r) }
         }
-        guard best.r >= minCorrelation else { refusals += 1; return nil }
-        estimates += 1
-        lastCorrelation = best.r
-        recent.append(best.lag)
-        if recent.count > keptEstimates { recent.removeFirst(recent.count - keptEstimates) }
-        return delayMs
+        guard best.r >= minCorrelation else { return .refused }
+        return .lag(best.lag, correlation: best.r)
     }
 
     private static func centred(_ v: [Double]) -> [Double] {

@@ -125,15 +125,21 @@ public final class WebRTCMicProcessor: MicProcessor, @unchecked Sendable {
     }
 
     /// Feeds the raw microphone to the delay estimator and, once a second, tells the canceller
-    /// the measured delay.
+    /// the measured delay. The correlation runs on a copy, outside `delayLock`: the playback
+    /// thread feeds the reference under that lock and must never wait for it.
     private func measureDelay(_ samples: [Int16], atMs: Double) {
-        let measured = delayLock.withLock { () -> Int? in
+        let snapshot = delayLock.withLock { () -> EchoDelayEstimator? in
             delays.microphoneAudio(samples, rate: 16000, atMs: atMs)
             chunksSinceEstimate += 1
             guard chunksSinceEstimate >= 50 else { return nil }
             chunksSinceEstimate = 0
+            return delays
+        }
+        guard let snapshot else { return }
+        let measurement = snapshot.measure()
+        let measured = delayLock.withLock { () -> Int? in
             let before = delays.delayMs
-            let now = delays.estimate()
+            let now = delays.record(measurement)
             return now != before ? now : nil
         }
         if let measured { canceller.streamDelayMs = max(0, min(500, measured)) }
