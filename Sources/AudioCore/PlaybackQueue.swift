@@ -48,6 +48,10 @@ public final class PlaybackQueue: @unchecked Sendable {
     private var jitter: JitterPolicy
     private var measuredTurn: Int?   // the turn whose underruns are counted for `jitter`
     private var measuredUnderruns = 0
+    /// The measured turn's headroom (samples): what was queued when it began to play, and the least
+    /// audio ahead of the speaker (queued + held by the device) while it played and had not ended.
+    private var measuredStartLead = 0
+    private var measuredMinLead: Int?
     /// Local barge-in: the gain applied to what is written (1 = not ducked), and the newest written
     /// samples of the playing turn (at most `recentKept`), which a duck writes again, quieter.
     private var gain: Float = 1
@@ -147,6 +151,7 @@ public final class PlaybackQueue: @unchecked Sendable {
             compact()
             guard head < chunks.count else {
                 if let p = playing, !endedTurns.contains(p) {
+                    noteLead(deviceHolds)
                     if deviceHolds > maxWriteSamples { return .waitForChunk }
                     underruns += 1
                     measuredUnderruns += 1
@@ -166,8 +171,12 @@ public final class PlaybackQueue: @unchecked Sendable {
                     return playing == nil && written[turn] != nil ? .silence(samples: maxWriteSamples / 2) : .idle
                 }
                 playing = turn
-                if measuredTurn == nil { (measuredTurn, measuredUnderruns) = (turn, 0) }
+                if measuredTurn == nil {
+                    (measuredTurn, measuredUnderruns) = (turn, 0)
+                    (measuredStartLead, measuredMinLead) = (queuedOfTurn, nil)
+                }
             }
+            if !endedTurns.contains(turn) { noteLead(queued + deviceHolds) }
             let chunk = chunks[head].samples
             let n = min(maxWriteSamples, chunk.count - offset)
             var out = Array(chunk[offset..<(offset + n)])
@@ -221,8 +230,18 @@ public final class PlaybackQueue: @unchecked Sendable {
     /// Called with `lock` held: the measured turn is over; tell the policy how it went.
     private func finishMeasured() {
         guard measuredTurn != nil else { return }
-        jitter.turnFinished(underruns: measuredUnderruns)
-        (measuredTurn, measuredUnderruns) = (nil, 0)
+        let ms = { (samples: Int) in samples * 1000 / self.rate }
+        // The turn runs dry (an underrun) once the device holds no more than one write.
+        let headroom = measuredMinLead.map { (startLeadMs: ms(measuredStartLead), slackMs: ms($0 - maxWriteSamples)) }
+        jitter.turnFinished(underruns: measuredUnderruns, headroom: headroom)
+        (measuredTurn, measuredUnderruns, measuredMinLead) = (nil, 0, nil)
+    }
+
+    /// Called with `lock` held while the measured turn plays and has not ended: `lead` samples are
+    /// ahead of the speaker now.
+    private func noteLead(_ lead: Int) {
+        guard measuredTurn != nil, measuredTurn == playing else { return }
+        measuredMinLead = min(measuredMinLead ?? lead, lead)
     }
 
     /// Called with `lock` held.

@@ -244,9 +244,9 @@ public final class PulseAudioDevice: AudioDevice, @unchecked Sendable {
             lock.withLock { playbackStream = s }
             if queue.takeFlushRequest() { s.flush() }
             var talked = false
-            // What the device still holds, only asked for while a turn's queue is empty (pa_simple
-            // interpolates it locally: no round trip to the server).
-            let holds = queue.queuedSamples == 0 ? ((try? s.latencyMicros()) ?? 0) * 24 / 1000 : 0
+            // What the device still holds (pa_simple interpolates it locally: no round trip to the
+            // server): the queue counts an underrun by it, and measures each turn's headroom with it.
+            let holds = ((try? s.latencyMicros()) ?? 0) * 24 / 1000
             switch queue.next(deviceHolds: holds) {
             case .audio(let turn, let samples):
                 try s.write(samples)

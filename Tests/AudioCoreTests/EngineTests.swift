@@ -164,6 +164,32 @@ struct JitterPolicyTests {
         #expect(p.targetMs == 40 && p.ranDryAtMs == 20)
     }
 
+    @Test func theTargetDoesNotShrinkBelowWhatARecentTurnNeeded() {
+        var p = JitterPolicy(startMs: 50, minMs: 20, growMs: 20, shrinkMs: 10, steadyTurnsToShrink: 1, rememberTurns: 3)
+        // Two 40 ms chunks were queued at the start (80 ms); at 40 ms the turn would start with one,
+        // 40 ms less. Its tightest moment left 18 ms to spare: it needed 62, a gap at 40. It stays.
+        p.turnFinished(underruns: 0, headroom: (startLeadMs: 80, slackMs: 18))
+        #expect(p.targetMs == 50 && p.held == 1)
+        // Turns with 45 ms to spare (need 35) do not shrink it while the 62 is remembered (3 turns)…
+        p.turnFinished(underruns: 0, headroom: (startLeadMs: 80, slackMs: 45))
+        p.turnFinished(underruns: 0, headroom: (startLeadMs: 80, slackMs: 45))
+        #expect(p.targetMs == 50 && p.held == 3)
+        // …and do once it is forgotten.
+        p.turnFinished(underruns: 0, headroom: (startLeadMs: 80, slackMs: 45))
+        #expect(p.targetMs == 40 && p.shrunk == 1)
+        // Whole replies queued before they played (no headroom measured) need nothing more: once the
+        // 35s are forgotten it shrinks again.
+        for _ in 0..<2 { p.turnFinished(underruns: 0) }
+        #expect(p.targetMs == 40)
+        p.turnFinished(underruns: 0); p.turnFinished(underruns: 0)
+        #expect(p.targetMs == 20)
+        // Without memory only the turn itself counts.
+        var forgetful = JitterPolicy(startMs: 50, minMs: 20, shrinkMs: 10, steadyTurnsToShrink: 1, rememberTurns: 0)
+        forgetful.turnFinished(underruns: 0, headroom: (startLeadMs: 80, slackMs: 18))
+        forgetful.turnFinished(underruns: 0, headroom: (startLeadMs: 80, slackMs: 45))
+        #expect(forgetful.targetMs == 40 && forgetful.held == 1)
+    }
+
     @Test func aFixedPolicyNeverMoves() {
         var p = JitterPolicy(startMs: 60, adaptive: false)
         p.underrun()
@@ -242,6 +268,46 @@ struct AdaptivePlaybackQueueTests {
         _ = q.next()
         #expect(q.prebufferMs == 20)  // 50 → 40 (not 30 while remembered) → 30 → 20
         #expect(q.jitterPolicy.shrunk == 3)
+    }
+
+    /// The bursty pattern that probed 40 ms again and again: two 40 ms chunks make the 50 ms start,
+    /// and the third comes 62 ms after the second. The turn plays without a gap, but it came within
+    /// 18 ms of one: starting with a single chunk (a 40 ms target) would have run dry. It stays at 50.
+    @Test func aBurstyTurnWithoutAGapButNoRoomToSpareKeepsItsTarget() {
+        let q = PlaybackQueue(rate: 24000, maxWriteMs: 10,
+                              jitter: JitterPolicy(startMs: 50, minMs: 20, shrinkMs: 10, steadyTurnsToShrink: 1,
+                                                   rememberTurns: 2))
+        var holds = 0   // a device that holds what was written until `play` says it played
+        func write() { while case .audio(let t, let s) = q.next(deviceHolds: holds) { q.markWritten(turn: t, count: s.count); holds += s.count } }
+        q.enqueue(turn: 1, samples: chunk(40))
+        write()
+        #expect(holds == 0)                     // 40 < 50: waits
+        q.enqueue(turn: 1, samples: chunk(40))
+        write()
+        #expect(holds == 24 * 80)               // 80 ms queued: plays
+        holds -= 24 * 52                        // 52 ms pass (the third chunk comes 62 ms after the second)
+        #expect(q.next(deviceHolds: holds) == .waitForChunk)   // 28 ms left: in time
+        q.enqueue(turn: 1, samples: chunk(40))
+        write()
+        q.endTurn(1)
+        holds = 0
+        #expect(q.next(deviceHolds: holds) == .idle)
+        #expect(q.underrunCount == 0)
+        #expect(q.prebufferMs == 50 && q.jitterPolicy.held == 1)
+        // The same turn with the chunks close together has room to spare, but the first is
+        // remembered for two turns; after two such turns it shrinks.
+        for turn in 2...3 {
+            q.enqueue(turn: turn, samples: chunk(40)); q.enqueue(turn: turn, samples: chunk(40))
+            write()
+            holds -= 24 * 20
+            q.enqueue(turn: turn, samples: chunk(40))
+            write()
+            q.endTurn(turn)
+            holds = 0
+            #expect(q.next(deviceHolds: holds) == .idle)
+        }
+        #expect(q.underrunCount == 0 && q.jitterPolicy.held == 2)
+        #expect(q.prebufferMs == 40 && q.jitterPolicy.shrunk == 1)
     }
 
     @Test func aPurgedTurnCountsAsFinished() {
