@@ -203,7 +203,7 @@ struct EchoBench: AsyncParsableCommand {
         let (p, stdin, r) = try client(port: port, aec: "on")
         defer { stopProcess(p) }
         var (detected, heard, ducks) = (0, 0, [Double]())
-        for _ in 0..<count {
+        for i in 0..<count {
             let (models, yous) = (lines(r, "model>").count, lines(r, "you>").count)
             stdin.write(Data("what can you do\n".utf8))
             let speaker = try PulseRecorder(source: "voice_out.monitor", rate: 16000)
@@ -219,7 +219,11 @@ struct EchoBench: AsyncParsableCommand {
             }
             let newModels = lines(r, "model>").dropFirst(models), newYous = lines(r, "you>").dropFirst(yous)
             if newModels.first?.contains("[interrupted]") == true { detected += 1 }
-            if newYous.contains(where: { $0.contains("what time is it") }) { heard += 1 }
+            if newYous.contains(where: { $0.contains("what time is it") }) {
+                heard += 1
+            } else {
+                note("barge-in \(i + 1): not recognised; heard \(newYous.isEmpty ? "nothing" : newYous.joined(separator: " | "))")
+            }
         }
         return (detected, heard, ducks)
     }
