@@ -80,11 +80,6 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
         // mean below: exact 64 → 67 % on the asr bench's first two voices, 46 → 50 % on its six
         // other tuning voices).
         argv += ["-remove_noise", "no"]
-        // The front end's speech detector keeps 0.4 s before the speech it detects (default 0.2 s):
-        // the "repeat after me" tail pass (`Listener`) starts in the middle of speech, and with
-        // 0.2 s it lost the start of its first word (issue 13: one more exact on the tuning voices,
-        // no other result changed).
-        argv += ["-vad_prespeech", "40"]
         switch kind {
         case .languageModel:
             // Each decoder reads the language model (27 MB) itself: pocketsphinx's trie model keeps
@@ -99,6 +94,12 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
             // out-of-grammar sentence becomes a short phrase and silence, which the decision
             // catches by the frames put on words (`Listener.coverage`).
             argv += ["-beam", "1e-100", "-pbeam", "1e-100", "-wbeam", "1e-80"]
+            // Its front end's speech detector keeps 0.4 s before the speech it detects (default
+            // 0.2 s): the "repeat after me" tail pass (`Listener`) starts in the middle of speech,
+            // and with 0.2 s it lost the start of its first word (issue 13: one more exact on the
+            // tuning voices, no other result changed). Not on the language-model decoder, whose
+            // every frame costs five times as much.
+            argv += ["-vad_prespeech", "40"]
         }
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         defer { cargs.forEach { free($0) } }
