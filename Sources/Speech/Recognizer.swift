@@ -18,7 +18,8 @@ public struct Recognition: Sendable, Hashable {
     /// Frames each search put words on (not silence or noise fillers).
     public var grammarWordFrames: Int?
     public var languageModelWordFrames: Int?
-    /// The grammar's word lattice rescored with the language model's n-grams ("repeat after me …").
+    /// "repeat after me …" with the words of the grammar's second pass over what follows "me",
+    /// rescored with the language model (`Listener.repeatTail`).
     public var grammarRescored: String?
 }
 
@@ -42,7 +43,7 @@ struct Hypothesis: Sendable {
     var wordFrames: Int?
     /// The last frame of each word of the path (at the end only).
     var wordEnds: [Int] = []
-    /// The grammar's lattice rescored with the language model's n-grams (see `Listener`).
+    /// The "repeat after me" second pass's words (see `Listener.repeatTail`).
     var rescored: String?
 }
 
@@ -94,12 +95,13 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
             // out-of-grammar sentence becomes a short phrase and silence, which the decision
             // catches by the frames put on words (`Listener.coverage`).
             argv += ["-beam", "1e-100", "-pbeam", "1e-100", "-wbeam", "1e-80"]
-            // Its front end's speech detector keeps 0.4 s before the speech it detects (default
-            // 0.2 s): the "repeat after me" tail pass (`Listener`) starts in the middle of speech,
-            // and with 0.2 s it lost the start of its first word (issue 13: one more exact on the
-            // tuning voices, no other result changed). Not on the language-model decoder, whose
-            // every frame costs five times as much.
-            argv += ["-vad_prespeech", "40"]
+            // Every frame is searched, silence too (the language-model decoder drops what the front
+            // end's speech detector calls silence): the grammar's frame numbers are then surely
+            // positions in the audio, where the "repeat after me" tail pass (`Listener.repeatTail`)
+            // cuts, and that pass, which starts in the middle of speech, keeps its first word (with
+            // the detector's default 0.2 s kept before speech it lost it: one recording of the
+            // tuning voices; keeping 0.4 s did as well). No other word of the asr bench changed.
+            argv += ["-remove_silence", "no"]
         }
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         defer { cargs.forEach { free($0) } }

@@ -17,4 +17,14 @@ import Testing
         #expect(r.grammarRescored == phrase, "\(r)")
         #expect(r.text == phrase && r.source == .grammar, "\(r)")
     }
+
+    /// The tail is cut where the grammar put the end of "me", in frames from the start of the
+    /// audio: 2 s of silence before the words (push-to-talk pressed early) must not move the cut.
+    @Test func leadingSilenceDoesNotMoveTheCut() async throws {
+        let phrase = "repeat after me the sky is blue"
+        let speech = try await ReproducibleSpeech.record(phrase, voice: EspeakVoice(name: "en-us+f2", rate: 160))
+        let audio = [Int16](repeating: 0, count: 32000) + speech + [Int16](repeating: 0, count: 4800)
+        let r = await Listener.recognize(audio, grammar: OfflineAgent.grammar(declarations: []))
+        #expect(r.grammarRescored == phrase, "\(r)")
+    }
 }
