@@ -94,7 +94,10 @@ func benchASR(repeats: Int) async throws {
                 line += cell("ok")
             } else {
                 line += cell(heard.isEmpty ? "-" : heard)
-                misheard.append("\(mv.label): \"\(phrase)\" → \"\(heard)\" (\(results[0].source.rawValue))")
+                let r = results[0]
+                misheard.append("\(mv.label): \"\(phrase)\" → \"\(heard)\" (\(r.source.rawValue); grammar \"\(r.grammarHypothesis ?? "")\""
+                                + (r.grammarRescored.map { ", rescored \"\($0)\"" } ?? "")
+                                + ", language model \"\(r.languageModelHypothesis ?? "")\")")
             }
         }
         rows.append(line)
