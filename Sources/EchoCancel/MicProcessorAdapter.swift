@@ -41,13 +41,14 @@ public final class WebRTCMicProcessor: MicProcessor, @unchecked Sendable {
         canceller = try EchoCanceller(sampleRate: 16000, echoCancellation: echoCancellation,
                                       noiseSuppression: noiseSuppression, options: options)
         gate = echoCancellation ? EchoGate() : nil
-        if let path = ProcessInfo.processInfo.environment["LIVETALK_ECHO_TRACE"], echoCancellation,
+        if let path = ProcessInfo.processInfo.environment["LIVETALK_ECHO_TRACE"].map({ "\($0).\(getpid())" }), echoCancellation,
            FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) {
             trace = h
             gate?.tracing = true
         }
     }
-    /// A developer's trace of the gate's decisions, one line per microphone chunk (`LIVETALK_ECHO_TRACE=file`).
+    /// A developer's trace of the gate's decisions, one line per microphone chunk
+    /// (`LIVETALK_ECHO_TRACE=file` writes `file.PID`: the echo bench runs several clients at once).
     private var trace: FileHandle?
 
     private var nowMs: Double { ms(since: .now) }

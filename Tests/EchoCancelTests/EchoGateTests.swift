@@ -87,6 +87,23 @@ struct EchoGateTests {
         #expect(passedThrough, "the louder syllable is not passed through")
     }
 
+    /// A first barge-in traced on the test echo path (`LIVETALK_ECHO_TRACE`, levels relative to the
+    /// speaker): the user's first syllable ramps up over four chunks. The first three did not open
+    /// the gate (the second missed the raw margin by 0.2 dB, the third was not yet over the
+    /// canceller's residue) and taught the raw estimate 2.8 dB; the fifth then missed the raw
+    /// margin by 0.7 dB, and the gate opened 300 ms late: the user's "what" was lost and "time is
+    /// it" heard as "my name is kate" (4 of 10 first barge-ins).
+    @Test func aRampingFirstSyllableOverTheRawEchoOpensTheGate() {
+        var g = EchoGate()
+        func amp(_ dBOverSpeaker: Double) -> Double { 0.5 * pow(10, dBOverSpeaker / 20) }
+        _ = run(&g, speaker: 0.5, mic: { _ in (self.tone(amp(-60)), self.tone(amp(-8.3))) }, steps: 0..<150)
+        let onset: [(processed: Double, raw: Double)] = [(-40, -7.5), (-18.3, -3.7), (-5.9, -0.9), (-3.0, -1.4), (-1.2, -2.2), (-3.1, -6.7)]
+        let out = run(&g, speaker: 0.5, mic: { i in (self.tone(amp(onset[i - 150].processed)), self.tone(amp(onset[i - 150].raw))) },
+                      steps: 150..<156)
+        #expect(g.releasedChunks == 1, "the ramping syllable did not open the gate (raw estimate \(g.rawEchoReturnDB) dB)")
+        #expect(out[4].count > 320, "the gate did not open on the fifth chunk with what it held")
+    }
+
     /// Twenty barge-ins on one connection, as `livetalk-bench echo` makes them: 3 s of the model
     /// alone, then the user's syllables (loud, then quiet) over it while the speaker is ducked
     /// 24 dB, then 1 s of silence (the purged turn). What the gate learns during one barge-in must
