@@ -783,9 +783,9 @@ public final class Listener: @unchecked Sendable {
     }
 
     /// The rule of the type's comment, on the hypotheses and scores in `r` (benchmarks sweep
-    /// `tolerance` and `coverage`).
+    /// `tolerance` and `coverage`; tests switch `margin` off with `.infinity`).
     public static func decide(_ recognition: Recognition, tolerance: Double = Listener.tolerance,
-                              coverage: Double = Listener.coverage) -> Recognition {
+                              coverage: Double = Listener.coverage, margin: Double = Listener.margin) -> Recognition {
         var r = recognition
         r.text = ""
         r.source = .none
