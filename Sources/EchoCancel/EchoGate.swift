@@ -119,8 +119,8 @@ public struct EchoGate: Sendable {
         // bar the same syllable then has to clear.
         recentEstimates.append((echoReturnDB, rawEchoReturnDB))
         if recentEstimates.count > onsetChunks { recentEstimates.removeFirst(recentEstimates.count - onsetChunks) }
-        let residueBar = recentEstimates.map(\.residue).min() ?? echoReturnDB
-        let rawBar = recentEstimates.map(\.raw).min() ?? rawEchoReturnDB
+        let residueBar = recentEstimates.lazy.map(\.residue).min() ?? echoReturnDB
+        let rawBar = recentEstimates.lazy.map(\.raw).min() ?? rawEchoReturnDB
         let aboveResidue = ratio > residueBar + marginDB
         let aboveEcho = rawRatio.map { $0 > rawBar + rawMarginDB } ?? true
         let uncancelled = rawLevel.map { $0 - level < maxCancelledDB } ?? true

@@ -131,6 +131,18 @@ public enum Signal {
     }
 }
 
+/// A real client still converses: a text session on `h` says "hello" and waits (bounded) for the
+/// reply, naming `what` when it does not come. Returns the session, still open: quit it when done.
+public func helloGetsAReply(_ h: EmulatorHarness, _ what: String) async throws -> Session {
+    let s = makeSession(h, setup: testSetup(text: true))
+    let r = EventRecorder()
+    _ = r.attach(s)
+    await s.connect()
+    await s.sendText("hello")
+    try await r.wait(for: what) { $0.completedTurns == 1 }
+    return s
+}
+
 public func makeSession(_ h: EmulatorHarness, setup: Setup = testSetup(), tools: ToolRegistry = .builtins(),
                         key: String? = nil, policy: ReconnectPolicy = .init(initialDelay: .milliseconds(100)),
                         maxInboundBytes: Int = LiveCoder.defaultMaxMessageBytes) -> Session {

@@ -204,12 +204,7 @@ final class Box: @unchecked Sendable {
         defer { fds.forEach { close($0) } }
         let gate = h.server.gate
         try await EventRecorder().wait(for: "nothing") { _ in true }
-        let a = makeSession(h, setup: testSetup(text: true))
-        let ra = EventRecorder()
-        _ = ra.attach(a)
-        await a.connect()
-        await a.sendText("hello")
-        try await ra.wait(for: "a real client's reply while 40 silent sockets were open") { $0.completedTurns == 1 }
+        let a = try await helloGetsAReply(h, "a real client's reply while 40 silent sockets were open")
         let counts = gate.counts
         #expect(counts.evictedTCP >= 40 - gate.maxTCP, "\(counts)")
         #expect(counts.tcp <= gate.maxTCP)

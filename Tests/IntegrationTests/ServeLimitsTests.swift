@@ -89,13 +89,7 @@ import WebSocketTransport
         for await m in c.inbound { if case .closed(let k, _) = m { code = k; break } }
         #expect(code == 1009, "closed with \(String(describing: code))")
         // Others are still served.
-        let s = makeSession(h, setup: testSetup(text: true))
-        let r = EventRecorder()
-        _ = r.attach(s)
-        await s.connect()
-        await s.sendText("hello")
-        try await r.wait(for: "a reply after the oversize message") { $0.completedTurns == 1 }
-        await s.quit()
+        try await helloGetsAReply(h, "a reply after the oversize message").quit()
     }
 }
 
