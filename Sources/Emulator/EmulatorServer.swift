@@ -126,7 +126,11 @@ public final class EmulatorServer: Sendable {
 
     /// Runs until the task is cancelled (or SIGINT/SIGTERM when `handleSignals`). `onReady` gets the bound port.
     public func run(handleSignals: Bool = false, onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        if options.speech == .espeak { Self.warmUpSpeech(logger: logger) }
+        if options.speech == .espeak {
+            // As many warm decoders of each kind as utterances it may recognise at once.
+            RecognizerPool.shared.keepSpares(upTo: options.maxListeners)
+            Self.warmUpSpeech(logger: logger)
+        }
         let router = Router(context: EmulatorRequestContext.self)
         router.get("health") { _, _ in "ok" }
         let state = self.state

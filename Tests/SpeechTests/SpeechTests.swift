@@ -156,6 +156,27 @@ import Testing
     }
 }
 
+extension RecognitionDeterminismTests {
+    /// Clients send audio in messages of any size (20 ms from livetalk, 100 ms from the asr bench,
+    /// whole seconds from a script): the transcript and scores depend on the audio alone.
+    @Test func theSameAudioCutIntoAnyMessageSizesIsHeardTheSame() async throws {
+        let speech = try await ReproducibleSpeech.record("what time is it", voice: EspeakVoice(name: "en-us", rate: 150))
+        let audio = [Int16](repeating: 0, count: 4800) + speech + [Int16](repeating: 0, count: 8000)
+        func run(_ size: Int) async -> Recognition {
+            let l = Listener(grammar: SpeechTests.grammar)
+            for start in stride(from: 0, to: audio.count, by: size) { l.feed(Array(audio[start..<min(start + size, audio.count)])) }
+            return await l.finish().recognition
+        }
+        let reference = await run(320)
+        #expect(reference.text == "what time is it", "\(reference)")
+        // 8,000-sample messages moved the path scores when each message was searched as it came.
+        for size in [160, 1_000, 1_600, 8_000, 12_345, audio.count] {
+            let r = await run(size)
+            #expect(r == reference, "\(size)-sample messages: words, source, both hypotheses and both path scores")
+        }
+    }
+}
+
 /// Two threads spinning for the length of a test: both cores busy.
 final class CPULoad: @unchecked Sendable {
     private let lock = NSLock()
@@ -242,6 +263,22 @@ final class PartialLog: @unchecked Sendable {
             let r = await Listener.recognize(target, grammar: SpeechTests.grammar, pool: pool)
             #expect(r == quiet, "run \(run + 1) of 5 under load, after \"\(Self.phrases[run])\"")
         }
+    }
+
+    /// A server that recognises N utterances at once keeps N warm decoders of each kind: the
+    /// bound is raised to it, never lowered, and never past the ceiling.
+    @Test func theSpareBoundRisesToTheListenersAllowed() async throws {
+        let pool = RecognizerPool(maxSpares: 2, spareLifetime: 30)
+        pool.keepSpares(upTo: 3)
+        #expect(pool.maxSpares == 3)
+        let out = try (0..<3).map { _ in try pool.checkout(.grammar) }
+        for d in out { pool.checkin(d) }
+        try await Self.waitForSpares(pool, grammar: 3, languageModel: 0)
+        #expect(pool.spareCounts.grammar == 3 && pool.trimmed == 0, "all three kept warm")
+        pool.keepSpares(upTo: 1)
+        #expect(pool.maxSpares == 3, "never lowered")
+        pool.keepSpares(upTo: 10_000)
+        #expect(pool.maxSpares == RecognizerPool.spareCeiling)
     }
 
     /// Spares decay and are bounded (issue 13 item 4), on a manual clock.
