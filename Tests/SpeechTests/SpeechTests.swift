@@ -109,6 +109,35 @@ import Testing
         #expect(silence.source == .none)
     }
 
+    /// Beeps and test tones of any pitch and length stay sound without words. Over the noise floor
+    /// the searches hear "mm" (200 Hz), "in" (300 Hz) or "hello" (440 Hz, 1 kHz) in a bare tone.
+    @Test(arguments: [200.0, 300, 440, 1000])
+    func steadyTonesAreNotWords(frequency: Double) async {
+        for seconds in [0.3, 0.5, 1.0, 2.0] {
+            let tone = ToneGenerator.sine(frequency: frequency, seconds: seconds, rate: 16000, amplitude: 0.3)
+            let r = await Listener.recognize(tone, grammar: Self.grammar)
+            #expect(r.text.isEmpty && r.source == .none, "\(frequency) Hz for \(seconds) s: \(r)")
+        }
+    }
+
+    /// The tone check never takes speech for a tone, whatever the voice.
+    @Test func speechIsNeverASteadyTone() async throws {
+        for voice in [Self.userVoice, EspeakVoice(name: "en-gb+m5", rate: 175, pitch: 45), EspeakVoice(name: "en", rate: 140)] {
+            for text in ["hello", "help", "what time is it", "my name is bob"] {
+                let audio = try await Self.recording(text, voice: voice)
+                var check = ToneCheck()
+                for w in stride(from: 0, to: audio.count - ToneCheck.window, by: ToneCheck.window) {
+                    check.add(audio[w..<(w + ToneCheck.window)])
+                }
+                #expect(check.loudWindows >= ToneCheck.minimumLoudWindows && !check.isSteadyTone, "\(voice.name): \(text)")
+            }
+        }
+        var tone = ToneCheck()
+        let sine = ToneGenerator.sine(frequency: 300, seconds: 0.5, rate: 16000, amplitude: 0.3)
+        for w in stride(from: 0, to: sine.count - ToneCheck.window + 1, by: ToneCheck.window) { tone.add(sine[w..<(w + ToneCheck.window)]) }
+        #expect(tone.isSteadyTone)
+    }
+
     @Test func partialWordsArriveWhileSpeaking() async throws {
         let audio = try await Self.recording("what is the weather in london")
         let partials = PartialLog()
