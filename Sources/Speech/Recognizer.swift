@@ -28,36 +28,57 @@ public struct Recognition: Sendable, Hashable {
 }
 
 /// Whether a sound is one steady tone — a beep, a test signal — rather than speech, from the
-/// zero crossings of its 50 ms windows: a tone crosses zero the same number of times in every
-/// loud window (300 Hz: 30 ± 1), where speech swings between voiced sounds (10–40) and
-/// fricatives (100 and more) within a word. Windows quieter than `loudRMS` (−40 dBFS) are left
-/// out. Holds two counts and a range, whatever the length of the sound.
+/// zero crossings of its 50 ms windows: a tone crosses zero the same number of times in nearly
+/// every loud window (300 Hz: 30 ± 1), where speech swings between voiced sounds (10–40) and
+/// fricatives (100 and more) within a word. A crossing counts only once the signal has swung past
+/// a quarter of the window's RMS on the other side, so a microphone's hiss does not add crossings;
+/// windows quieter than `loudRMS` (−40 dBFS) are left out, and the windows where a tone starts or
+/// stops (partly quiet, fewer crossings) are why only `steadyShare` of them must agree. The
+/// level must hold as well. Holds the counts and levels of at most `maxWindows` loud windows (60 s).
 struct ToneCheck: Sendable {
     static let window = 800
     static let loudRMS = 330.0
-    /// Loud windows needed to call it a tone (0.2 s).
-    static let minimumLoudWindows = 4
-    private(set) var loudWindows = 0
-    private var fewest = Int.max, most = 0
+    /// Loud windows needed to call it a tone (0.3 s).
+    static let minimumLoudWindows = 6
+    /// The share of loud windows whose crossings must lie within 15 % (and 1) of their median.
+    static let steadyShare = 0.8
+    static let maxWindows = 1200
+    private(set) var crossings: [Int] = []
+    private(set) var levels: [Double] = []
+
+    var loudWindows: Int { crossings.count }
 
     mutating func add(_ w: ArraySlice<Int16>) {
-        var energy = 0.0, crossings = 0
-        var previous = w.first ?? 0
+        guard crossings.count < Self.maxWindows else { return }
+        var energy = 0.0
+        for x in w { energy += Double(x) * Double(x) }
+        let rms = (energy / Double(max(1, w.count))).squareRoot()
+        guard rms >= Self.loudRMS else { return }
+        let t = Int32(rms / 4)
+        var count = 0, side = 0   // -1 below −t, +1 above +t
         for x in w {
-            energy += Double(x) * Double(x)
-            if (x >= 0) != (previous >= 0) { crossings += 1 }
-            previous = x
+            let v = Int32(x)
+            let now = v > t ? 1 : (v < -t ? -1 : 0)
+            if now != 0 {
+                if side != 0 && now != side { count += 1 }
+                side = now
+            }
         }
-        guard (energy / Double(max(1, w.count))).squareRoot() >= Self.loudRMS else { return }
-        loudWindows += 1
-        fewest = min(fewest, crossings)
-        most = max(most, crossings)
+        crossings.append(count)
+        levels.append(rms)
     }
 
-    /// Every loud window crossed zero within 15 % (and 2) of the same count.
-    var isSteadyTone: Bool {
-        loudWindows >= Self.minimumLoudWindows && Double(most - fewest) <= 0.15 * Double(fewest) + 2
+    /// The share of loud windows within 15 % (and 1) of the median count of crossings and within
+    /// 20 % of the median level: a tone holds both, where even a one-syllable word ("hi") rises
+    /// and falls.
+    var steadiness: Double {
+        guard !crossings.isEmpty else { return 0 }
+        let c = Double(crossings.sorted()[crossings.count / 2]), l = levels.sorted()[levels.count / 2]
+        let near = zip(crossings, levels).filter { abs(Double($0) - c) <= 0.15 * c + 1 && abs($1 - l) <= 0.2 * l }.count
+        return Double(near) / Double(crossings.count)
     }
+
+    var isSteadyTone: Bool { loudWindows >= Self.minimumLoudWindows && steadiness >= Self.steadyShare }
 }
 
 /// One pocketsphinx decoder (Debian's 5prealpha). Not thread-safe: a `Listener` uses it from its own

@@ -59,8 +59,12 @@ struct SessionRobustnessTests {
     }
 
     /// `quit()` must return within 1 s (its close deadline here is 0.2 s).
+    /// `quit()` returns although the peer never finishes the close: it is cut at the close deadline
+    /// (200 ms here) plus 500 ms of grace. The bound is 5 s so that a loaded machine (the whole
+    /// suite runs in parallel on two cores) does not fail it — a quit that waits on the peer
+    /// never returns at all.
     static func quitsPromptly(_ s: Session, _ what: String) async throws {
-        try await bounded(seconds: 1, "quit() to return \(what)") { await s.quit() }
+        try await bounded(seconds: 5, "quit() to return \(what)") { await s.quit() }
         let state = await s.state
         #expect({ if case .closed = state { true } else { false } }(), "\(state)")
     }

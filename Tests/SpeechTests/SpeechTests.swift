@@ -122,14 +122,17 @@ import Testing
 
     /// The tone check never takes speech for a tone, whatever the voice.
     @Test func speechIsNeverASteadyTone() async throws {
-        for voice in [Self.userVoice, EspeakVoice(name: "en-gb+m5", rate: 175, pitch: 45), EspeakVoice(name: "en", rate: 140)] {
-            for text in ["hello", "help", "what time is it", "my name is bob"] {
+        for voice in [Self.userVoice, EspeakVoice(name: "en-gb+m5", rate: 175, pitch: 45), EspeakVoice(name: "en", rate: 140),
+                      EspeakVoice(name: "en-gb+f1", rate: 165, pitch: 55), EspeakVoice(name: "en-gb+f2", rate: 180, pitch: 62)] {
+            // "hi", a single vowel glide, was taken for a tone when only the crossings were compared.
+            for text in ["hi", "hello", "help", "what time is it", "my name is bob"] {
                 let audio = try await Self.recording(text, voice: voice)
                 var check = ToneCheck()
                 for w in stride(from: 0, to: audio.count - ToneCheck.window, by: ToneCheck.window) {
                     check.add(audio[w..<(w + ToneCheck.window)])
                 }
-                #expect(check.loudWindows >= ToneCheck.minimumLoudWindows && !check.isSteadyTone, "\(voice.name): \(text)")
+                #expect(!check.isSteadyTone,
+                        "\(voice.name): \(text): \(check.crossings)")
             }
         }
         var tone = ToneCheck()
