@@ -27,6 +27,17 @@ public struct Recognition: Sendable, Hashable {
     public var steadyTone = false
 }
 
+/// A linear congruential generator from a fixed seed: the same 16-bit values on every machine and
+/// run (the decoders' priming clip, the listener's noise floor).
+struct FixedNoise: Sendable {
+    private var state: UInt32 = 12345
+    /// The next value, 0…65535.
+    mutating func next() -> UInt32 {
+        state = state &* 1_103_515_245 &+ 12345
+        return state >> 16
+    }
+}
+
 /// Whether a sound is one steady tone — a beep, a test signal — rather than speech, from the
 /// zero crossings of its 50 ms windows: a tone crosses zero the same number of times in nearly
 /// every loud window (300 Hz: 30 ± 1), where speech swings between voiced sounds (10–40) and
@@ -40,7 +51,8 @@ struct ToneCheck: Sendable {
     static let loudRMS = 330.0
     /// Loud windows needed to call it a tone (0.3 s).
     static let minimumLoudWindows = 6
-    /// The share of loud windows whose crossings must lie within 15 % (and 1) of their median.
+    /// The share of loud windows whose crossings must lie within 15 % (and 1) of their median, and
+    /// their level within 20 % of the median level (`steadiness`).
     static let steadyShare = 0.8
     static let maxWindows = 1200
     private(set) var crossings: [Int] = []
@@ -218,11 +230,8 @@ final class SphinxDecoder: @unchecked Sendable {   // used by one queue at a tim
     /// 0.2 s of fixed pseudo-random noise (a linear congruential generator, so the same on every
     /// machine and run): what every decoder hears last before an utterance (see the type's comment).
     static let primingClip: [Int16] = {
-        var x: UInt32 = 12345
-        return (0..<3200).map { _ in
-            x = x &* 1_103_515_245 &+ 12345
-            return Int16(Int32((x >> 16) & 0x7FF) - 1024)
-        }
+        var x = FixedNoise()
+        return (0..<3200).map { _ in Int16(Int32(x.next() & 0x7FF) - 1024) }
     }()
 
     /// Gives the decoder back its state as made (see the type's comment). Between utterances only.
@@ -803,16 +812,15 @@ public final class Listener: @unchecked Sendable {
     /// out-of-grammar sentences forced onto a phrase of 32): none 92.4 %, 2; ±4 91.7 %; ±8 93.8 %;
     /// ±16 94.4 %; ±24 95.1 %; ±32 96.5 %, 2; ±40 95.8 %; ±48 94.4 %; ±64 92.4 %.
     static let noiseFloor: Int32 = 32
-    /// The noise generator's state: a linear congruential generator restarted with each utterance,
-    /// so the same audio always hears the same noise (whatever the size of the messages it came in).
-    private var noise: UInt32 = 12345
+    /// The noise generator, restarted with each utterance, so the same audio always hears the
+    /// same noise (whatever the size of the messages it came in).
+    private var noise = FixedNoise()
 
     private func withNoiseFloor(_ input: [Int16]) -> [Int16] {
         var out = input
         let span = UInt32(2 * Self.noiseFloor + 1)
         for i in out.indices {
-            noise = noise &* 1_103_515_245 &+ 12345
-            out[i] = Int16(clamping: Int32(out[i]) + Int32((noise >> 16) % span) - Self.noiseFloor)
+            out[i] = Int16(clamping: Int32(out[i]) + Int32(noise.next() % span) - Self.noiseFloor)
         }
         return out
     }
